@@ -1,0 +1,1 @@
+"""loopvec's command line and benchmark suite (the implementations live in `impls`)."""

@@ -1,0 +1,59 @@
+"""Input checks shared by the array-based implementations (numpy, numba, torch).
+
+The checks live here, in thin Python wrappers, so that jitted kernels stay bare
+and every implementation raises the same error class with the same wording.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad input to an implementation: wrong shape, wrong rank or non-numeric values.
+
+    Every implementation raises this class (a ValueError) for the same mistakes.
+    """
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def as_numeric_array(x: Any, what: str = "x") -> np.ndarray:
+    """`x` as an ndarray of a real numeric dtype, 1-D or 2-D."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise InputError(f"{what}: expected a 1-D or 2-D array of numbers, got {exc}") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(
+            f"{what}: expected numeric values (int or float), got dtype {a.dtype}"
+        )
+    if a.ndim not in (1, 2):
+        raise InputError(
+            f"{what}: expected a 1-D vector or a 2-D batch, got {a.ndim}-D shape {shape_str(a.shape)}"
+        )
+    return a
+
+
+def check_dot_shapes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
+    """np.dot's rule: the last axis of `a` must match the first axis of `b`."""
+    if a_shape[-1] != b_shape[0]:
+        raise InputError(
+            f"dot: shapes {shape_str(a_shape)} and {shape_str(b_shape)} not aligned: "
+            f"{a_shape[-1]} (last dim of a) != {b_shape[0]} (first dim of b)"
+        )
+
+
+def check_forward_input(shape: tuple[int, ...], n_in: int) -> None:
+    if shape[-1] != n_in:
+        raise InputError(
+            f"forward: input shape {shape_str(shape)} does not fit the network: "
+            f"expected {n_in} features per sample, i.e. shape ({n_in},) or (batch, {n_in})"
+        )
+
+
+HIDDEN = ("sigmoid", "relu")
+OUTPUT = ("identity", "softmax")

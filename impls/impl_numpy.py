@@ -1,0 +1,127 @@
+"""NumPy, vectorized: np.dot / @ and ufuncs, no Python loop over elements."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from impls._common import as_numeric_array, check_dot_shapes, check_forward_input
+from impls.network import Network
+
+NAME = "numpy"
+DTYPES = ("float64", "float32")
+
+
+def from_numpy(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    return np.asarray(x)
+
+
+def step(x: Any) -> np.ndarray:
+    a = as_numeric_array(x)
+    return (a > 0).astype(np.int64)
+
+
+def _sigmoid_inplace(z: np.ndarray) -> np.ndarray:
+    # 1 / (1 + exp(-z)); exp(+large) -> inf -> 1/inf = 0, which is right, so the
+    # overflow is expected and silenced by the caller's errstate.
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.reciprocal(z, out=z)
+    return z
+
+
+def _relu_inplace(z: np.ndarray) -> np.ndarray:
+    # maximum (not a > 0 mask) propagates NaN like the loop versions.
+    return np.maximum(z, 0.0, out=z)
+
+
+def _softmax_inplace(z: np.ndarray) -> np.ndarray:
+    # Subtract the row maximum first so exp never overflows.
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def _identity_inplace(z: np.ndarray) -> np.ndarray:
+    return z
+
+
+def _float_copy(x: Any) -> np.ndarray:
+    a = as_numeric_array(x)
+    return a.astype(a.dtype if a.dtype.kind == "f" else np.float64, copy=True)
+
+
+def sigmoid(x: Any) -> np.ndarray:
+    z = _float_copy(x)
+    with np.errstate(over="ignore"):
+        return _sigmoid_inplace(z)
+
+
+def relu(x: Any) -> np.ndarray:
+    return _relu_inplace(_float_copy(x))
+
+
+def identity(x: Any) -> np.ndarray:
+    return _float_copy(x)
+
+
+def softmax(x: Any) -> np.ndarray:
+    return _softmax_inplace(_float_copy(x))
+
+
+def dot(a: Any, b: Any) -> np.ndarray:
+    A = as_numeric_array(a, "a")
+    B = as_numeric_array(b, "b")
+    check_dot_shapes(A.shape, B.shape)
+    return np.dot(A, B)
+
+
+_ACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sigmoid": _sigmoid_inplace,
+    "relu": _relu_inplace,
+    "identity": _identity_inplace,
+    "softmax": _softmax_inplace,
+}
+
+
+class Prepared:
+    """Weights as contiguous arrays of the network's dtype, activations resolved once."""
+
+    __slots__ = ("layers", "hidden", "output", "dtype", "n_in", "n_out")
+
+    def __init__(self, network: Network) -> None:
+        self.layers = tuple((np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in network.layers)
+        self.hidden = _ACT[network.hidden]
+        self.output = _ACT[network.output]
+        self.dtype = network.dtype
+        self.n_in = network.n_in
+        self.n_out = network.n_out
+
+
+def prepare(network: Network) -> Prepared:
+    return Prepared(network)
+
+
+def forward(p: Prepared, x: Any) -> np.ndarray:
+    X = as_numeric_array(x)
+    check_forward_input(X.shape, p.n_in)
+    if X.dtype != p.dtype:
+        X = X.astype(p.dtype)
+    return _forward(p, X)
+
+
+def _forward(p: Prepared, X: np.ndarray) -> np.ndarray:
+    a = X
+    last = len(p.layers) - 1
+    with np.errstate(over="ignore"):
+        for k, (W, b) in enumerate(p.layers):
+            z = a @ W  # (batch, n_in) @ (n_in, n_out) -> (batch, n_out); 1-D x gives (n_out,)
+            z += b  # in place: no second temporary
+            a = p.output(z) if k == last else p.hidden(z)
+    return a
