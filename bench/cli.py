@@ -35,21 +35,9 @@ Run `loopvec COMMAND --help` for a command's options.
 """
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and the numerical libraries loopvec uses."""
-    import platform
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "numba", "llvmlite", "torch", "pytest-benchmark"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def cmd_list(args: argparse.Namespace) -> int:
+    from bench.machine import versions
+
     v = versions()
     print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     print()
@@ -181,7 +169,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"loopvec {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

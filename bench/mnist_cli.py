@@ -1,0 +1,199 @@
+"""`loopvec mnist` and `loopvec convert-weights`: registered by bench/cli.py."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import impls
+from bench.cli import CLIError
+from bench.mnist import (
+    BATCHED,
+    BOOK_ACCURACY,
+    ENV_VAR,
+    WEIGHTS_FILE,
+    DataError,
+    Result,
+    load_mnist,
+    load_weights,
+    needed_files_text,
+    reference_predictions,
+    resolve_data_dir,
+    run_experiment,
+    save_npz,
+)
+
+MNIST_DESCRIPTION = f"""\
+The book's chapter-3 experiment on the real MNIST test set: classify the 10,000
+test images with the book's pretrained weights (accuracy {BOOK_ACCURACY}), first one
+image at a time, then in batches of --batch, through every implementation.
+
+Prints per implementation: accuracy, how many predictions differ from numpy's,
+the seconds one at a time and batched (forward passes only: inputs are
+converted once, before timing), and the speedup batching buys.
+Pure Python takes tens of seconds per pass; progress goes to stderr.
+
+data: --data DIR, else ${ENV_VAR}. The folder needs:
+{needed_files_text()}
+
+The weights pickle is read without executing anything: only NumPy arrays and
+plain containers are allowed; any other global in it is refused.
+"""
+
+CONVERT_DESCRIPTION = """\
+Convert the book's sample_weight.pkl (or any .pkl/.npz holding W1, b1, W2, ...)
+into an .npz. The pickle is read safely (only NumPy arrays and plain containers;
+anything else is refused), the layer shapes are checked to chain, and OUT is
+written atomically (a temporary file in the same folder, then renamed).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "mnist", help="the book's experiment on the real MNIST test set",
+        description=MNIST_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", metavar="DIR", help=f"folder with the MNIST test files (default: ${ENV_VAR})")
+    p.add_argument("--weights", metavar="FILE",
+                   help=f"weights, .pkl or .npz (default: {WEIGHTS_FILE.name} in the data folder)")
+    p.add_argument("--impl", nargs="+", metavar="NAME",
+                   help="implementations to run (default: every available one; see `loopvec list`)")
+    p.add_argument("--batch", default="100", metavar="N", help="images per batch in the batched run (default 100)")
+    p.add_argument("--limit", metavar="N", help="use only the first N test images (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(func=cmd_mnist)
+
+    p = subparsers.add_parser(
+        "convert-weights", help="turn the book's sample_weight.pkl into .npz (safely)",
+        description=CONVERT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="IN.pkl", help="weights to read (.pkl, read safely, or .npz)")
+    p.add_argument("output", metavar="OUT.npz", help="the .npz to write (replaced atomically if it exists)")
+    p.set_defaults(func=cmd_convert_weights)
+
+
+def _positive(text: str | None, option: str, default: int | None = None) -> int | None:
+    # Checked here rather than by argparse so that a bad value is one line, like every other error.
+    if text is None:
+        return default
+    try:
+        n = int(text)
+    except ValueError:
+        raise CLIError(f"{option}: expected a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise CLIError(f"{option}: expected a whole number >= 1, got {n}")
+    return n
+
+
+def _impl_names(requested: list[str] | None) -> list[str]:
+    if not requested:
+        return impls.available()
+    for name in requested:
+        impls.get(name)  # InputError naming the valid names: exit 2 through bench.cli.main
+    return list(dict.fromkeys(requested))
+
+
+class _StderrProgress:
+    """Progress of each pass on stderr: a live counter on a terminal, one line per pass otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, name: str, phase: str, done: int, total: int) -> None:
+        if self.tty:  # rewrite one line; clear it when the pass is done
+            self.stream.write(f"\r\033[K  {name}: {phase} {done}/{total} images" if done < total else "\r\033[K")
+        elif done == 0:
+            self.stream.write(f"  {name}: {phase}, {total} images...\n")
+        self.stream.flush()
+
+
+def cmd_mnist(args: argparse.Namespace) -> int:
+    try:
+        return _mnist(args)
+    except DataError as exc:  # a ValueError, not an InputError: make it the one-line exit-2 kind
+        raise CLIError(str(exc)) from None
+
+
+def _mnist(args: argparse.Namespace) -> int:
+    batch = _positive(args.batch, "--batch", 100)
+    limit = _positive(args.limit, "--limit")
+    assert batch is not None
+    names = _impl_names(args.impl)
+    data_dir = resolve_data_dir(args.data)
+    weights_path = Path(args.weights) if args.weights else data_dir / WEIGHTS_FILE.name
+    network = load_weights(weights_path)
+    images, labels = load_mnist(data_dir)
+    if network.n_in != images.shape[1] or network.n_out != 10:
+        raise CLIError(f"{weights_path}: the network is {'-'.join(map(str, network.sizes))}; MNIST needs "
+                       f"{images.shape[1]} inputs and 10 outputs")
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    reference = reference_predictions(network, images)
+    progress = _StderrProgress(sys.stderr)
+    results = [run_experiment(name, network, images, labels, batch=batch, progress=progress) for name in names]
+    disagreements = {r.name: int((r.predictions != reference).sum()) for r in results}
+
+    if args.json:
+        print(json.dumps(_as_json(results, disagreements, data_dir, weights_path, network, batch), indent=2))
+    else:
+        _print_table(results, disagreements, data_dir, weights_path, network, batch)
+    return 0
+
+
+def _as_json(results: list[Result], disagreements: dict[str, int], data_dir: Path, weights: Path,
+             network: Any, batch: int) -> dict[str, Any]:
+    return {
+        "data": str(data_dir),
+        "weights": str(weights),
+        "network": "-".join(map(str, network.sizes)),
+        "dtype": str(network.dtype),
+        "n_images": results[0].n_images if results else 0,
+        "batch": batch,
+        "book_accuracy": BOOK_ACCURACY,
+        "implementations": {
+            r.name: {
+                "accuracy": r.accuracy,
+                "disagreements": disagreements[r.name],
+                "seconds_one_at_a_time": r.seconds_one_at_a_time,
+                "seconds_batched": r.seconds_batched,
+                "speedup": r.speedup,
+                "batched_vs_one_at_a_time_disagreements": r.modes_disagree,
+            }
+            for r in results
+        },
+    }
+
+
+def _print_table(results: list[Result], disagreements: dict[str, int], data_dir: Path, weights: Path,
+                 network: Any, batch: int) -> None:
+    n = results[0].n_images if results else 0
+    print(f"MNIST test set: {n} images from {data_dir}")
+    print(f"weights: {weights} ({'-'.join(map(str, network.sizes))}, {network.dtype}, "
+          f"sigmoid hidden, softmax output); the book reports accuracy {BOOK_ACCURACY}")
+    print()
+    batched_head = f"batches of {batch} (s)"
+    print(f"{'implementation':<16} {'accuracy':>8} {'differ from numpy':>17} {'one at a time (s)':>17} "
+          f"{batched_head:>{max(17, len(batched_head))}} {'speedup':>8}")
+    for r in results:
+        speed = f"{r.speedup:.1f}x" if r.speedup is not None else "-"
+        print(f"{r.name:<16} {r.accuracy:>8.4f} {disagreements[r.name]:>17d} {r.seconds_one_at_a_time or 0:>17.4f} "
+              f"{r.seconds_batched or 0:>{max(17, len(batched_head))}.4f} {speed:>8}")
+    for r in results:
+        if r.modes_disagree:
+            print(f"note: {r.name}: {r.modes_disagree} predictions differ between one at a time and {BATCHED}")
+    print()
+    print("seconds: forward passes only (inputs converted once before timing); speedup = one at a time / batched")
+
+
+def cmd_convert_weights(args: argparse.Namespace) -> int:
+    try:
+        network = load_weights(args.input)
+        out = save_npz(network, args.output)
+    except DataError as exc:
+        raise CLIError(str(exc)) from None
+    layers = ", ".join(f"W{k} {W.shape} b{k} {b.shape}" for k, (W, b) in enumerate(network.layers, start=1))
+    print(f"wrote {out}: {layers}, {network.dtype}")
+    return 0

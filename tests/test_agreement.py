@@ -1,0 +1,184 @@
+"""Every implementation agrees with the numpy implementation on hypothesis-drawn inputs.
+
+Tolerances (stated once here, used below):
+
+* Activations, float64: rtol 1e-12. The implementations use different exp
+  implementations (libm math.exp, NumPy's SIMD exp, LLVM's, Sleef in torch) and
+  different but equivalent formulas (1/(1+e^-x) vs e^x/(1+e^x)); they differ by a few
+  ulp (~1e-16 relative), so 1e-12 is loose for rounding yet far below any real mistake
+  (a wrong formula, a missing max subtraction, the wrong softmax axis: errors > 1e-3).
+  atol 1e-300: around sigmoid(-709) and exp(x - max) < 1e-308 results are subnormal
+  and lose relative precision, or one implementation gives 0.0 and another 1e-310.
+* Activations, float32: the same reasoning with float32's eps (1.2e-7): rtol 1e-5
+  (~80 ulp), atol 1e-35 (float32's smallest normal number is 1.2e-38).
+* softmax additionally divides by a sum of n terms whose rounding depends on the
+  summation order (sequential, pairwise, SIMD lanes): relative error <= n * eps, so
+  rtol is max(RTOL, 2 * n * eps).
+* dot: the classic bound for a length-n dot product, |fl(a.b) - a.b| <= gamma_n |a|.|b|
+  with gamma_n ~ n * eps/2, holds for any summation order and for FMA; two
+  implementations are each within it, so |diff| <= 2 * n * eps * (|a| @ |b|) + tiny.
+* forward: a forward error analysis layer by layer (conftest.forward_error_bound).
+* step: exact, and an integer dtype.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from conftest import call, forward_error_bound, out_np, run_forward
+from impls.network import random_network
+
+RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+ATOL = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-35}
+
+# deadline=None: numba compiles on the first call of each signature.
+HYP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+ACTIVATIONS = ["sigmoid", "relu", "identity", "softmax"]
+
+
+def values(dtype: np.dtype, big: float = 1000.0) -> st.SearchStrategy[float]:
+    """Values near 0 (down to subnormals) and large positive and negative ones up to +-big.
+
+    Bounds are exact in float32 too (hypothesis insists): 1000.0 and 2**-10 ~ 1e-3."""
+    w = 64 if dtype == np.float64 else 32
+    return st.one_of(
+        st.floats(-big, big, width=w),
+        st.floats(-(2.0**-10), 2.0**-10, width=w),
+        st.sampled_from([0.0, -0.0, big, -big, 1.0, -1.0]),
+    )
+
+
+@st.composite
+def vectors_or_batches(draw: Any, dtype: np.dtype, max_width: int = 300, max_batch: int = 8) -> np.ndarray:
+    width = draw(st.integers(1, max_width))
+    batch = draw(st.one_of(st.none(), st.integers(1, max_batch)))  # None: a 1-D vector
+    shape = (width,) if batch is None else (batch, width)
+    return draw(hnp.arrays(dtype, shape, elements=values(dtype)))
+
+
+def assert_same_kind_of_result(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype, f"dtype {got.dtype}, numpy gives {want.dtype}"
+
+
+# ---------------------------------------------------------------- activations
+
+@pytest.mark.parametrize("fn", ACTIVATIONS)
+@HYP
+@given(data=st.data())
+def test_activation_agrees_with_numpy(impl_dtype: tuple[Any, np.dtype], ref: Any, fn: str, data: Any) -> None:
+    impl, dt = impl_dtype
+    x = data.draw(vectors_or_batches(dt), label="x")
+    x_before = x.copy()
+    want = call(ref, fn, x)
+    got = call(impl, fn, x)
+    np.testing.assert_array_equal(x, x_before, err_msg="input modified")
+    assert_same_kind_of_result(got, want)
+    assert np.isfinite(got).all()
+    rtol = RTOL[dt]
+    if fn == "softmax":
+        rtol = max(rtol, 2 * x.shape[-1] * float(np.finfo(dt).eps))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=ATOL[dt])
+
+
+@HYP
+@given(data=st.data())
+def test_step_agrees_exactly(impl_dtype: tuple[Any, np.dtype], ref: Any, data: Any) -> None:
+    impl, dt = impl_dtype
+    x = data.draw(vectors_or_batches(dt), label="x")
+    want = call(ref, "step", x)
+    got = call(impl, "step", x)
+    assert got.dtype.kind in "iu", f"step returned {got.dtype}"
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, (x > 0).astype(int))
+
+
+# ---------------------------------------------------------------- dot
+
+@st.composite
+def dot_operands(draw: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """np.dot's cases: (n,)@(n,m), (k,n)@(n,m), (k,n)@(n,), (n,)@(n,); sizes kept small
+    enough (k*n*m <= 40000) for the pure-Python loops."""
+    kind = draw(st.sampled_from(["vec@mat", "mat@mat", "mat@vec", "vec@vec"]))
+    k = draw(st.integers(1, 8))
+    n = draw(st.integers(1, 300))
+    m = draw(st.integers(1, max(1, min(300, 40_000 // (k * n)))))
+    a_shape = (n,) if kind in ("vec@mat", "vec@vec") else (k, n)
+    b_shape = (n,) if kind in ("mat@vec", "vec@vec") else (n, m)
+    a = draw(hnp.arrays(dtype, a_shape, elements=values(dtype)), label="a")
+    b = draw(hnp.arrays(dtype, b_shape, elements=values(dtype)), label="b")
+    return a, b
+
+
+@HYP
+@given(data=st.data())
+def test_dot_agrees_with_numpy(impl_dtype: tuple[Any, np.dtype], ref: Any, data: Any) -> None:
+    impl, dt = impl_dtype
+    a, b = data.draw(dot_operands(dt))
+    a0, b0 = a.copy(), b.copy()
+    want = call(ref, "dot", a, b)
+    got = call(impl, "dot", a, b)
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(b, b0)
+    assert_same_kind_of_result(got, want)
+    assert want.shape == np.dot(a, b).shape
+    n = a.shape[-1]
+    eps = float(np.finfo(dt).eps)
+    bound = 2 * n * eps * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + ATOL[dt]
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    assert np.all(diff <= bound), f"max |diff| {diff.max():g}, max excess {(diff - bound).max():g}"
+
+
+def test_dot_on_integers_and_known_values(impl: Any) -> None:
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    b = np.array([[5.0, 6.0], [7.0, 8.0]])
+    np.testing.assert_array_equal(call(impl, "dot", a, b), [[19.0, 22.0], [43.0, 50.0]])
+    np.testing.assert_array_equal(call(impl, "dot", a[0], b), [19.0, 22.0])
+    np.testing.assert_array_equal(call(impl, "dot", a, b[:, 0]), [19.0, 43.0])
+    assert float(call(impl, "dot", a[0], b[:, 0])) == 19.0
+    # plain lists of ints, as the book writes them
+    np.testing.assert_array_equal(out_np(impl, impl.dot([[1, 2], [3, 4]], [[5, 6], [7, 8]])),
+                                  [[19, 22], [43, 50]])
+
+
+# ---------------------------------------------------------------- forward
+
+@st.composite
+def networks_and_inputs(draw: Any, dtype: np.dtype) -> tuple[Any, np.ndarray]:
+    n_layers = draw(st.integers(1, 3))
+    sizes = [draw(st.integers(1, 300))] + [draw(st.integers(1, 64)) for _ in range(n_layers)]
+    net = random_network(
+        sizes,
+        seed=draw(st.integers(0, 2**32 - 1), label="seed"),
+        hidden=draw(st.sampled_from(["sigmoid", "relu"])),
+        output=draw(st.sampled_from(["identity", "softmax"])),
+        dtype=dtype,
+    )
+    batch = draw(st.one_of(st.none(), st.integers(1, 9)))  # None: one sample, 1-D
+    shape = (sizes[0],) if batch is None else (batch, sizes[0])
+    x = draw(hnp.arrays(dtype, shape, elements=values(dtype)), label="x")
+    return net, x
+
+
+@HYP
+@given(data=st.data())
+def test_forward_agrees_with_numpy(impl_dtype: tuple[Any, np.dtype], ref: Any, data: Any) -> None:
+    impl, dt = impl_dtype
+    net, x = data.draw(networks_and_inputs(dt))
+    x0 = x.copy()
+    want = run_forward(ref, net, x)
+    got = run_forward(impl, net, x)
+    np.testing.assert_array_equal(x, x0, err_msg="input modified")
+    assert_same_kind_of_result(got, want)
+    assert got.shape == x.shape[:-1] + (net.n_out,)
+    assert np.isfinite(got).all()
+    bound = forward_error_bound(net, x)
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    assert np.all(diff <= bound), f"max |diff| {diff.max():g}, max excess {(diff - bound).max():g}"

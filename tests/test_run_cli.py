@@ -1,0 +1,113 @@
+"""`loopvec run`: results file, pytest-benchmark compatibility, errors, interruption."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import table
+
+LOOPVEC = [sys.executable, "-m", "bench"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*LOOPVEC, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def only_file(folder: Path) -> Path:
+    files = [p for p in folder.rglob("*.json")]
+    assert len(files) == 1, files
+    return files[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("results")
+    proc = run("run", "--impl", "python", "numpy", "--only", "dot-n0002", "--only", "forward-toy-b0001",
+               "--machine", "test-box", "--results-dir", str(out))
+    return proc, out
+
+
+def test_run_writes_results_file_pytest_benchmark_reads(tiny_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+    proc, out = tiny_run
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    path = only_file(out)
+    assert path.parent.name == "test-box"
+    assert str(path) in proc.stdout
+    data = json.loads(path.read_text())
+    assert data["loopvec"]["complete"] is True
+    assert {b["extra_info"]["case"] for b in data["benchmarks"]} == {"dot-n0002", "forward-toy-b0001"}
+    for b in data["benchmarks"]:
+        e = b["extra_info"]
+        assert {"impl", "workload", "size", "dtype", "flops", "first_call_s"} <= set(e)
+        assert b["stats"]["median"] > 0
+    lm = data["machine_info"]["loopvec"]
+    assert {"cpu_model", "logical_cores", "ram_bytes", "os", "versions", "blas", "numba", "env"} <= set(lm)
+    assert data["loopvec"]["peak_gflops"]["float64"] > 0
+    # pytest-benchmark's own loader and comparer accept the file
+    cli = "import sys; from pytest_benchmark.cli import main; sys.argv[0] = 'pytest-benchmark'; main()"
+    cmp = subprocess.run([sys.executable, "-c", cli, "compare", "--columns=median", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert cmp.returncode == 0, cmp.stderr
+    assert "forward-toy-b0001-numpy" in cmp.stdout
+
+
+def test_run_prints_table_with_speedups(tiny_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+    proc, out = tiny_run
+    data = json.loads(only_file(out).read_text())
+    rows = {r.case: r for r in table.rows(data)}
+    toy = rows["forward-toy-b0001"]
+    speed = toy.median["python"] / toy.median["numpy"]
+    assert f"x{speed:,.3g}" in proc.stdout  # the printed speedup is the ratio of the medians in the file
+    assert "crossover" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["--impl", "nope"], "unknown implementation 'nope'"),
+        (["--threads", "0"], "--threads"),
+        (["--threads", "many"], "--threads"),
+        (["--threads", "100000"], "--threads"),
+        (["--only", "no-such-case"], "no case matches"),
+        (["--machine", "Bad Name/x"], "--machine"),
+    ],
+)
+def test_run_bad_arguments_exit_2(tmp_path: Path, args: list[str], expect: str) -> None:
+    proc = run("run", *args, "--results-dir", str(tmp_path), timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert expect in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [*LOOPVEC, "run", "--impl", "python", "--only", "sigmoid", "--only", "softmax", "--only", "forward-mnist",
+         "--machine", "interrupted", "--results-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout is not None
+    finished = 0
+    deadline = time.monotonic() + 240
+    for line in proc.stdout:  # Ctrl-C once two cases have finished
+        if "median" in line:
+            finished += 1
+            if finished == 2:
+                proc.send_signal(signal.SIGINT)
+                break
+        assert time.monotonic() < deadline
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in rest
+    path = only_file(tmp_path)
+    data = json.loads(path.read_text())
+    assert data["loopvec"]["complete"] is False
+    assert 2 <= len(data["benchmarks"]) < data["loopvec"]["planned"]
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
