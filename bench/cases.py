@@ -238,11 +238,8 @@ def setup(case: Case, impl: ModuleType) -> Setup:
 
 
 def real_mnist_missing() -> str | None:
-    """Why the real-MNIST workload cannot run here, or None when it can."""
-    try:
-        from bench.mnist import load_real
+    """Why the real-MNIST workload cannot run here (one line), or None when it can."""
+    from bench.mnist import data_status
 
-        load_real()
-    except Exception as exc:  # missing data dir or files: say so, never crash the suite
-        return f"real MNIST not available: {exc}"
-    return None
+    folder, reason = data_status()
+    return None if folder is not None else f"real MNIST not available: {reason}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import math
 import os
 import pickle
 import struct
@@ -22,6 +23,7 @@ import zipfile
 import zlib
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -133,7 +135,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _looks_like_text(head: bytes) -> bool:
-    return head.lstrip()[:1] == b"<" or head.lstrip()[:9].lower() == b"<!doctype"
+    return head.lstrip()[:1] == b"<"  # <!DOCTYPE html>, <html>, <?xml ...
 
 
 def _describe_start(raw: bytes) -> str:
@@ -184,7 +186,7 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_magic: int | N
         raise DataError(f"{where}: truncated: expected {header} bytes of header for {ndim} dimensions, "
                         f"got {len(data)} {unit}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    expected = header + math.prod(dims)  # Python ints: no overflow for absurd dimensions
     if len(data) != expected:
         # Never a silently wrong array: too short is truncation, too long is not this layout either.
         what = "truncated" if len(data) < expected else "trailing bytes after the data"
@@ -194,7 +196,7 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_magic: int | N
 
 
 def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) -> np.ndarray:
-    """An IDX file, gzip-compressed or raw, as a uint8 array; any problem is a DataError naming the file."""
+    """An IDX file, gzip-compressed or raw, as a read-only uint8 array; any problem is a DataError naming the file."""
     p = Path(path)
     raw = _read_bytes(p)
     data = _gunzip_if_needed(p, raw)
@@ -226,6 +228,24 @@ def load_mnist(data_dir: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray
     """The 10,000 MNIST test images (float32 (n, 784), /255) and labels (int64 (n,)) from `data_dir`."""
     d = Path(data_dir)
     return load_images_labels(find_data_file(d, IMAGES_FILE), find_data_file(d, LABELS_FILE))
+
+
+def load_real(data_dir: str | os.PathLike[str] | None = None) -> tuple[Network, np.ndarray, np.ndarray]:
+    """(the book's network, test images, labels) from --data / $LOOPVEC_DATA: the benchmark's workload.
+
+    Cached per folder, since the benchmark suite asks once per case; raises DataError when absent.
+    """
+    return _load_real_cached(str(resolve_data_dir(data_dir).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_real_cached(folder: str) -> tuple[Network, np.ndarray, np.ndarray]:
+    d = Path(folder)
+    network = load_weights(find_data_file(d, WEIGHTS_FILE))
+    images, labels = load_mnist(d)
+    images.setflags(write=False)  # shared by every caller of the cache
+    labels.setflags(write=False)
+    return network, images, labels
 
 
 # --- weights: a pickle read without executing anything, and .npz ---

@@ -593,3 +593,16 @@ def test_help_texts(capsys: pytest.CaptureFixture[str]) -> None:
         main(["mnist", "--help"])
     out = capsys.readouterr().out
     assert ENV_VAR in out and IMAGES_FILE.sha256 in out and "--batch" in out
+
+
+def test_load_real_for_the_benchmark_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_data(tmp_path)
+    (tmp_path / "sample_weight.pkl").write_bytes(pickle.dumps(book_like_params((784, 5, 10)), protocol=3))
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    net, X, y = mnist.load_real()
+    assert net.sizes == (784, 5, 10) and X.shape == (N_IMAGES, 784) and y.shape == (N_IMAGES,)
+    assert mnist.load_real(tmp_path)[1] is X  # cached: the suite asks once per case
+    assert not X.flags.writeable
+    monkeypatch.delenv(ENV_VAR)
+    with pytest.raises(DataError, match="no MNIST data folder"):
+        mnist.load_real()
