@@ -51,9 +51,11 @@ def test_check_all_agree(capsys: pytest.CaptureFixture[str]) -> None:
     assert "all implementations agree" in out
     lines = out.splitlines()
     for name in impls.available():
-        rows = [ln for ln in lines if ln.split() and ln.split()[0] == name]
+        rows = [ln.split() for ln in lines if ln.split() and ln.split()[0] == name
+                and ln.split()[-1] in ("ok", "DISAGREES")]
         assert len(rows) == 2, f"{name}: expected one row per network:\n{out}"  # toy and MNIST-shaped
-        assert all(ln.rstrip().endswith("ok") for ln in rows), rows
+        for row in rows:  # name, max |diff|, argmax disagreements, verdict
+            assert row[-1] == "ok" and float(row[1]) <= 1e-9 and row[2] == "0", row
     assert "DISAGREE" not in out
 
 
