@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -166,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CLIError, impls.InputError) as exc:
         print(f"loopvec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"loopvec {args.command}: interrupted", file=sys.stderr)
         return 130

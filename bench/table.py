@@ -17,6 +17,11 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+def fmt_ratio(r: float) -> str:
+    """3 significant digits, never exponent notation: 0.341, 28.7, 1,087."""
+    return f"{r:,.0f}" if r >= 1000 else f"{r:.3g}"
+
+
 def size_label(unit: str, size: int) -> str:
     return {"elements": "n=", "n": "n=", "batch": "b=", "samples": "n="}.get(unit, "") + f"{size:,}"
 
@@ -104,7 +109,7 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
         for c in cols:
             if c in r.median:
                 sp = r.speedup(c)
-                spd = f" x{sp:,.3g}" if sp is not None and c != "python" else ""
+                spd = f" x{fmt_ratio(sp)}" if sp is not None and c != "python" else ""
                 cells.append(f"{fmt_time(r.median[c]) + spd:>20}")
             else:
                 cells.append(f"{r.note.get(c, '-'):>20}")
@@ -173,10 +178,10 @@ def crossover_lines(rs: list[Row]) -> list[str]:
                          f"(NumPy's fixed cost per call outweighs the work)")
         elif x is both[0]:
             lines.append(f"  {wl:<20} already at the smallest size, {size_label(x.unit, x.size)} "
-                         f"(x{x.speedup('numpy'):.3g})")
+                         f"(x{fmt_ratio(x.speedup('numpy'))})")
         else:
             prev = both[both.index(x) - 1]
-            lines.append(f"  {wl:<20} {size_label(x.unit, x.size)} (x{x.speedup('numpy'):.3g}); at "
+            lines.append(f"  {wl:<20} {size_label(x.unit, x.size)} (x{fmt_ratio(x.speedup('numpy'))}); at "
                          f"{size_label(prev.unit, prev.size)} pure Python is "
                          f"{prev.median['numpy'] / prev.median['python']:.2g}x faster")
     return lines
@@ -193,5 +198,5 @@ def batch_lines(rs: list[Row]) -> list[str]:
             for impl in impl_columns([o, r]):
                 if impl in o.median and impl in r.median:
                     lines.append(f"  {impl:<16} {fmt_time(o.median[impl]):>10} -> {fmt_time(r.median[impl]):>10}"
-                                 f"  batching x{o.median[impl] / r.median[impl]:.3g}")
+                                 f"  batching x{fmt_ratio(o.median[impl] / r.median[impl])}")
     return [""] + lines if lines else []
