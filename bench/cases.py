@@ -33,6 +33,7 @@ PROFILES: dict[str, dict[str, tuple[int, ...]]] = {
         "forward-toy": (1, 100),
         "forward-mnist": (1, 100, 1_000),
         "forward-mnist-f32": (1, 100, 1_000),
+        "mnist-matmuls": (1_000,),
         "batchexp": (10_000,),
         "mnist-real": (1, 100),
     },
@@ -42,6 +43,7 @@ PROFILES: dict[str, dict[str, tuple[int, ...]]] = {
         "forward-toy": (1, 10, 100, 1_000),
         "forward-mnist": (1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000),
         "forward-mnist-f32": (1, 10, 100, 1_000, 10_000),
+        "mnist-matmuls": (1, 100, 1_000, 10_000),
         "batchexp": (10_000,),
         "mnist-real": (1, 100),
     },
@@ -70,7 +72,7 @@ class Case:
     def flops(self) -> int | None:
         if self.workload == "dot":
             return 2 * self.size**3
-        if self.workload.startswith(("forward", "batchexp", "mnist-real")):
+        if self.workload.startswith(("forward", "batchexp", "mnist-")):
             return _network(self.workload, self.dtype).flops(self.size)
         return None  # activations: no multiply-adds to count
 
@@ -90,6 +92,7 @@ def cases(profile: str = "quick") -> list[Case]:
     out += [Case("forward-toy", b) for b in p["forward-toy"]]
     out += [Case("forward-mnist", b) for b in p["forward-mnist"]]
     out += [Case("forward-mnist-f32", b, dtype="float32") for b in p["forward-mnist-f32"]]
+    out += [Case("mnist-matmuls", b) for b in p["mnist-matmuls"]]
     for n in p["batchexp"]:
         out += [Case("batchexp-one", n, unit="samples"), Case(f"batchexp-b{BATCHEXP_BATCH:04d}", n, unit="samples")]
     out += [Case("mnist-real", b, dtype="float32") for b in p["mnist-real"]]
@@ -97,6 +100,8 @@ def cases(profile: str = "quick") -> list[Case]:
 
 
 def supports(case: Case, impl: ModuleType) -> bool:
+    if case.workload == "mnist-matmuls":  # a yardstick for numpy's forward, not an implementation's work
+        return impl.NAME == "numpy"
     return case.dtype in impl.DTYPES
 
 
@@ -124,6 +129,8 @@ def _rng(case: Case) -> np.random.Generator:
 def _network(workload: str, dtype: str) -> Network:
     if workload == "forward-toy":
         return init_network()
+    if workload == "mnist-matmuls":
+        return _network("forward-mnist", dtype)
     if workload == "mnist-real":
         from bench.mnist import load_real  # needs LOOPVEC_DATA; raises if absent
 
@@ -165,6 +172,8 @@ def reference(case: Case) -> np.ndarray:
         out = getattr(ref_impl, case.workload)(*args)
     elif case.workload == "dot":
         out = ref_impl.dot(*args)
+    elif case.workload == "mnist-matmuls":
+        out = _three_matmuls(*args, *[W for W, _ in _network(case.workload, case.dtype).layers])
     else:
         out = ref_impl.forward(ref_impl.prepare(_network(case.workload, case.dtype)), args[0])
     return np.asarray(out, dtype=np.float64)
@@ -210,6 +219,11 @@ def _in_batches(forward: Callable[..., Any], prepared: Any, batches: list[Any]) 
     return [forward(prepared, xb) for xb in batches]
 
 
+def _three_matmuls(X: np.ndarray, W1: np.ndarray, W2: np.ndarray, W3: np.ndarray) -> np.ndarray:
+    # the forward pass's matrix products alone: what numpy's forward costs without bias and activations
+    return ((X @ W1) @ W2) @ W3
+
+
 @dataclass
 class Setup:
     fn: Callable[..., Any]
@@ -225,6 +239,9 @@ def setup(case: Case, impl: ModuleType) -> Setup:
         return Setup(getattr(impl, case.workload), (impl.from_numpy(args[0]),), to_np)
     if case.workload == "dot":
         return Setup(impl.dot, tuple(impl.from_numpy(a) for a in args), to_np)
+    if case.workload == "mnist-matmuls":
+        Ws = [W for W, _ in _network(case.workload, case.dtype).layers]
+        return Setup(_three_matmuls, (args[0], *Ws), to_np)
     prepared = impl.prepare(_network(case.workload, case.dtype))
     X = args[0]
     if case.workload == "batchexp-one":

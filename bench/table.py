@@ -123,7 +123,7 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
     lines.append("")
     lines.append("median time per call; xN = speedup over pure Python (same case, same run); "
                  "capped = pure Python skipped, one call would take too long")
-    lines += [""] + crossover_lines(rs) + batch_lines(rs)
+    lines += [""] + crossover_lines(rs) + batch_lines(rs) + matmul_lines(rs) + first_call_lines(rs) + skip_lines(lv)
     if not lv.get("complete", True):
         lines += ["", f"INCOMPLETE RUN: {lv.get('timed', '?')} of {lv.get('planned', '?')} cases finished"]
     return "\n".join(lines)
@@ -184,7 +184,7 @@ def crossover_lines(rs: list[Row]) -> list[str]:
             lines.append(f"  {wl:<20} {size_label(x.unit, x.size)} (x{fmt_ratio(x.speedup('numpy'))}); at "
                          f"{size_label(prev.unit, prev.size)} pure Python is "
                          f"{prev.median['numpy'] / prev.median['python']:.2g}x faster")
-    return lines
+    return lines if len(lines) > 1 else []
 
 
 def batch_lines(rs: list[Row]) -> list[str]:
@@ -200,3 +200,39 @@ def batch_lines(rs: list[Row]) -> list[str]:
                     lines.append(f"  {impl:<16} {fmt_time(o.median[impl]):>10} -> {fmt_time(r.median[impl]):>10}"
                                  f"  batching x{fmt_ratio(o.median[impl] / r.median[impl])}")
     return [""] + lines if lines else []
+
+
+def matmul_lines(rs: list[Row]) -> list[str]:
+    """numpy's forward against its three matrix products alone, where both ran."""
+    mm = {r.size: r.median["numpy"] for r in rs if r.workload == "mnist-matmuls" and "numpy" in r.median}
+    pairs = [(r.size, r.median["numpy"] / mm[r.size]) for r in rs
+             if r.workload == "forward-mnist" and r.size in mm and "numpy" in r.median]
+    if not pairs:
+        return []
+    return ["", "numpy forward / its three matrix products alone (bias and activations cost the rest): "
+            + ", ".join(f"b={size:,} {ratio:.2f}x" for size, ratio in pairs)]
+
+
+def first_call_lines(rs: list[Row]) -> list[str]:
+    """Numba's first call (compile, or load from the on-disk cache) next to its steady state."""
+    lines = []
+    for impl in impl_columns(rs):
+        if not impl.startswith("numba"):
+            continue
+        firsts = [(r.first_call[impl], r) for r in rs if impl in r.first_call and impl in r.median]
+        if firsts:
+            worst, r = max(firsts, key=lambda fr: fr[0])
+            lines.append(f"  {impl:<16} slowest first call {fmt_time(worst)} ({r.case}, steady median "
+                         f"{fmt_time(r.median[impl])}); first calls in all: {fmt_time(sum(f for f, _ in firsts))}")
+    if not lines:
+        return []
+    return ["", "first call of each case (Numba compiles here, or loads its cache=True build from disk):"] + lines
+
+
+def skip_lines(lv: dict[str, Any]) -> list[str]:
+    """Skipped cases, grouped by reason (capped pure Python is already marked in the table)."""
+    reasons: dict[str, int] = {}
+    for item in lv.get("skipped", []):
+        if "capped" not in item.get("reason", ""):
+            reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+    return [""] + [f"skipped {n} case(s): {why}" for why, n in reasons.items()] if reasons else []

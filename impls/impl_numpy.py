@@ -90,14 +90,31 @@ _ACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def _sigmoid_of_negated_inplace(u: np.ndarray) -> np.ndarray:
+    # u = -z already (the layer's weights were negated once in prepare): 1 / (1 + exp(u))
+    np.exp(u, out=u)
+    u += 1.0
+    np.reciprocal(u, out=u)
+    return u
+
+
 class Prepared:
-    """Weights as contiguous arrays of the network's dtype, activations resolved once."""
+    """Weights as contiguous arrays of the network's dtype, activations resolved once.
+
+    Sigmoid hidden layers keep -W and -b: x @ (-W) + (-b) is exactly -(x @ W + b)
+    (negation is exact), so the sigmoid's exp(-z) needs no extra pass over z.
+    """
 
     __slots__ = ("layers", "hidden", "output", "dtype", "n_in", "n_out")
 
     def __init__(self, network: Network) -> None:
-        self.layers = tuple((np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in network.layers)
-        self.hidden = _ACT[network.hidden]
+        negate = network.hidden == "sigmoid"
+        last = len(network.layers) - 1
+        self.layers = tuple(
+            (np.ascontiguousarray(-W if negate and k < last else W), np.ascontiguousarray(-b if negate and k < last else b))
+            for k, (W, b) in enumerate(network.layers)
+        )
+        self.hidden = _sigmoid_of_negated_inplace if negate else _ACT[network.hidden]
         self.output = _ACT[network.output]
         self.dtype = network.dtype
         self.n_in = network.n_in
