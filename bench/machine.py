@@ -92,8 +92,13 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def measure_peak(dtype: str = "float64", n: int = 2048, repeats: int = 5) -> float:
-    """The machine's dense matrix-multiply rate in GFLOP/s: best of a few large np.dot."""
+def measure_peak(dtype: str = "float64", n: int = 2048, repeats: int = 7) -> float:
+    """The machine's dense matrix-multiply rate in GFLOP/s: best of a few large np.dot.
+
+    Best, not median: the peak is what the machine can do, and slower repeats are
+    other processes or clock changes. `loopvec run` measures it before and after
+    the cases and keeps the higher.
+    """
     rng = np.random.default_rng(0)
     A = rng.standard_normal((n, n)).astype(dtype)
     B = rng.standard_normal((n, n)).astype(dtype)

@@ -77,7 +77,12 @@ def rows(data: dict[str, Any]) -> list[Row]:
             case, impl = split_id(item["id"], out)
             if case in out and impl:
                 out[case].note[impl] = label if kind == "failed" or "capped" in item.get("reason", "") else "skip"
-    return list(out.values())
+    # Group each workload's sizes together, workloads in the order they first ran
+    # (a case whose pure-Python run was capped appears later in the file).
+    first_seen: dict[str, int] = {}
+    for r in out.values():
+        first_seen.setdefault(r.workload, len(first_seen))
+    return sorted(out.values(), key=lambda r: (first_seen[r.workload], r.dtype, r.size))
 
 
 def split_id(test_id: str, known: dict[str, Row] | None = None) -> tuple[str, str]:
