@@ -34,10 +34,3 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(("case", "impl_name"),
                          [pytest.param(case, name, id=f"{case.id}-{name}") for case, name in chosen])
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Run one implementation's cases together: thread pools (OpenBLAS, OpenMP) keep
-    # spinning for a while after a call and would steal the cores of the next
-    # implementation's case if the implementations alternated.
-    order = {name: k for k, name in enumerate(impls.REGISTRY)}
-    items.sort(key=lambda item: order.get(getattr(item, "callspec", None) and item.callspec.params.get("impl_name"), 99))
