@@ -62,8 +62,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def short_commit() -> str:
-    """The loopvec checkout's commit (with -dirty), or 'nogit' for an installed copy."""
-    src = Path(__file__).resolve().parent.parent
+    """The loopvec checkout's commit (with -dirty), or 'nogit' outside a checkout.
+
+    Looks where the code is (an editable install) and then in the current folder
+    (`pip install .` run from a clone)."""
+    for src in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (src / "bench" / "bench_cases.py").exists() and (src / ".git").exists():
+            return _git_commit(src)
+    return "nogit"
+
+
+def _git_commit(src: Path) -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=src, capture_output=True,
                              text=True, timeout=10)
