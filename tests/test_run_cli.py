@@ -30,7 +30,7 @@ def only_file(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("results")
-    proc = run("run", "--impl", "python", "numpy", "--only", "dot-n0002", "--only", "forward-toy-b0001",
+    proc = run("run", "--impl", "python", "numpy", "--only", "dot-n0002", "--only", "forward-toy",
                "--machine", "test-box", "--results-dir", str(out))
     return proc, out
 
@@ -43,7 +43,8 @@ def test_run_writes_results_file_pytest_benchmark_reads(tiny_run: tuple[subproce
     assert str(path) in proc.stdout
     data = json.loads(path.read_text())
     assert data["loopvec"]["complete"] is True
-    assert {b["extra_info"]["case"] for b in data["benchmarks"]} == {"dot-n0002", "forward-toy-b0001"}
+    assert {b["extra_info"]["case"] for b in data["benchmarks"]} == {"dot-n0002", "forward-toy-b0001",
+                                                                     "forward-toy-b0100"}
     for b in data["benchmarks"]:
         e = b["extra_info"]
         assert {"impl", "workload", "size", "dtype", "flops", "first_call_s"} <= set(e)
@@ -66,7 +67,8 @@ def test_run_prints_table_with_speedups(tiny_run: tuple[subprocess.CompletedProc
     toy = rows["forward-toy-b0001"]
     speed = toy.median["python"] / toy.median["numpy"]
     assert f"x{table.fmt_ratio(speed)}" in proc.stdout  # the printed speedup is the ratio of the medians in the file
-    assert "crossover" in proc.stdout
+    assert "crossover" in proc.stdout  # forward-toy ran at two sizes
+    assert "forward-toy" in proc.stdout.split("crossover")[1]
 
 
 @pytest.mark.parametrize(
