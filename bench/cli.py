@@ -21,17 +21,6 @@ loopvec: the neural-network forward pass of chapter 3 of "Deep Learning from
 Scratch" written three ways (pure-Python loops, NumPy np.dot, Numba-compiled
 loops), proven numerically equal, and timed to show what vectorization buys.
 
-commands:
-  list             implementations available here, with versions
-  check            run every implementation on the book's toy network and an
-                   MNIST-shaped network; exit 1 if any disagrees with numpy
-  run              the benchmark suite (pytest-benchmark); prints a table and
-                   writes results/<machine>/<timestamp>.json
-  compare          compare results files or machines side by side
-  report           write results/README.md and plots from every machine
-  mnist            the book's experiment on the real MNIST test set
-  convert-weights  turn the book's sample_weight.pkl into .npz (safely)
-
 Run `loopvec COMMAND --help` for a command's options.
 """
 
@@ -66,7 +55,7 @@ def _check_one(name: str, network: Network, X: np.ndarray, ref: np.ndarray) -> t
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    names = _impl_names(args.impl)
+    names = impl_names(args.impl)
     rng = np.random.default_rng(args.seed)
     toy = init_network()
     book = np.array([0.31682708, 0.69627909])
@@ -98,7 +87,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _impl_names(requested: Sequence[str] | None) -> list[str]:
+def impl_names(requested: Sequence[str] | None) -> list[str]:
+    """The requested implementation names (deduplicated, checked), or all available ones."""
     if not requested:
         return impls.available()
     for name in requested:
@@ -123,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "seeded MNIST-shaped 784-50-100-10 network; print the largest difference from "
                        "numpy and whether the predictions (argmax) agree. Exit 1 on any disagreement.")
     p.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to check (default: all available)")
-    p.add_argument("--samples", type=_positive_int, default=200, help="random MNIST-shaped inputs (default 200)")
+    p.add_argument("--samples", type=positive_int, default=200, help="random MNIST-shaped inputs (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the network and inputs (default 0)")
     p.set_defaults(func=cmd_check)
 
@@ -146,7 +136,7 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     return registrars
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         n = int(text)
     except ValueError:

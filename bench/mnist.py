@@ -117,7 +117,11 @@ def data_status(explicit: str | os.PathLike[str] | None = None,
         for f in NEEDED_FILES:
             find_data_file(data_dir, f)
     except DataError as exc:
-        return None, str(exc).splitlines()[0]
+        first = str(exc).splitlines()[0].rstrip(":")
+        if first.startswith("no MNIST data folder given"):
+            first = (f"no MNIST data folder given: set {ENV_VAR}=DIR or pass --data DIR "
+                     f"(needs {', '.join(f.name for f in NEEDED_FILES)})")
+        return None, first
     return data_dir, ""
 
 

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-import impls
-from bench.cli import CLIError
+from bench.cli import CLIError, impl_names
 from bench.mnist import (
     BATCHED,
     BOOK_ACCURACY,
@@ -87,14 +86,6 @@ def _positive(text: str | None, option: str, default: int | None = None) -> int 
     return n
 
 
-def _impl_names(requested: list[str] | None) -> list[str]:
-    if not requested:
-        return impls.available()
-    for name in requested:
-        impls.get(name)  # InputError naming the valid names: exit 2 through bench.cli.main
-    return list(dict.fromkeys(requested))
-
-
 class _StderrProgress:
     """Progress of each pass on stderr: a live counter on a terminal, one line per pass otherwise."""
 
@@ -121,7 +112,7 @@ def _mnist(args: argparse.Namespace) -> int:
     batch = _positive(args.batch, "--batch", 100)
     limit = _positive(args.limit, "--limit")
     assert batch is not None
-    names = _impl_names(args.impl)
+    names = impl_names(args.impl)
     data_dir = resolve_data_dir(args.data)
     weights_path = Path(args.weights) if args.weights else data_dir / WEIGHTS_FILE.name
     network = load_weights(weights_path)

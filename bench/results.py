@@ -156,8 +156,9 @@ def _run_files(folder: Path) -> list[Path]:
 
 
 def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Path:
-    """The newest complete run in a machine folder. Files that cannot be read and
-    incomplete runs newer than it are reported in `warnings` (when given)."""
+    """The newest complete run of the whole suite in a machine folder (a run limited
+    by --only counts only when there is nothing else). Files that cannot be read and
+    the runs passed over are reported in `warnings` (when given)."""
     folder = Path(folder)
     files = _run_files(folder)
     if not files:
@@ -167,18 +168,27 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
                                 + ", ".join(str(folder / s) for s in subs[:3]))
         raise _fail(folder, "no results file (*.json) in this folder")
     notes: list[str] = []
+    partial: Path | None = None  # newest complete run of a selection (--only/--impl), if no whole run
     for f in files:
         try:
             data = load_run(f)
         except ResultsError as exc:
             notes.append(f"skipped {exc}")
             continue
+        lv = data.get("loopvec", {})
         if is_complete(data):
+            if lv.get("only"):  # a run of a few cases must not stand for the machine
+                partial = partial or f
+                notes.append(f"skipped {f}: a partial run (--only {' '.join(lv['only'])})")
+                continue
             if warnings is not None:
                 warnings.extend(notes)
             return f
-        lv = data.get("loopvec", {})
         notes.append(f"skipped {f}: incomplete run ({lv.get('timed', '?')} of {lv.get('planned', '?')} cases)")
+    if partial is not None:
+        if warnings is not None:
+            warnings.extend(n for n in notes if str(partial) not in n)
+        return partial
     raise _fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
 
 

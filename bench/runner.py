@@ -21,9 +21,8 @@ from typing import Any, Iterator
 
 import pytest
 
-import impls
 from bench import machine
-from bench.cli import CLIError, _positive_int
+from bench.cli import CLIError, impl_names, positive_int
 from bench.table import format_table, fmt_time
 
 BENCH_FILE = Path(__file__).with_name("bench_cases.py")
@@ -41,23 +40,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Run every case (activation functions, dot, the toy and the MNIST-shaped networks,\n"
-            "the book's one-at-a-time versus batched experiment) through every implementation:\n"
+            "the book's one-at-a-time versus batched experiment, and the real MNIST test set\n"
+            "when --data or $LOOPVEC_DATA finds it) through every implementation:\n"
             "check each answer against numpy, compile Numba outside the timer, time with\n"
             "pytest-benchmark, then print one table (median per implementation, speedup over\n"
             "pure Python, GFLOP/s and fraction of the machine's measured peak) and write\n"
             "results/<machine>/<UTC timestamp>_<commit>.json.\n\n"
-            "The quick profile takes 1-3 minutes on 2 cores; full sweeps more sizes."),
+            "The quick profile takes about 1-2 minutes on 2 cores (Numba compiles on the first\n"
+            "run; later runs load its cache); full sweeps more sizes and takes 5-10 minutes.\n"
+            "Case ids look like forward-mnist-b0100-numpy; --list prints them."),
     )
     p.add_argument("--profile", choices=["quick", "full"], default="quick", help="case sizes (default: quick)")
     p.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to run (default: all available)")
     p.add_argument("--only", action="append", metavar="PATTERN",
                    help="only case ids containing PATTERN (or matching it as a glob, e.g. 'forward-*-numpy'); "
                         "repeatable")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
+    p.add_argument("--threads", type=positive_int, metavar="N",
                    help="BLAS and Numba threads for the run (default: the libraries' own default)")
     p.add_argument("--machine", metavar="NAME",
                    help=f"results folder name (default: host and CPU, here {machine.default_machine_name()!r})")
     p.add_argument("--results-dir", default="results", metavar="DIR", help="where results go (default: ./results)")
+    p.add_argument("--data", metavar="DIR",
+                   help="real MNIST folder for the mnist-real cases (default: $LOOPVEC_DATA; without it "
+                        "those cases are skipped, with the reason)")
+    p.add_argument("--list", action="store_true", help="print the case ids that would run, and exit")
     p.set_defaults(func=cmd_run)
 
 
@@ -161,6 +167,9 @@ class RunPlugin:
         output_json["machine_info"]["loopvec"] = machine.machine_info()
         for b in output_json.get("benchmarks", []):
             b.get("stats", {}).pop("data", None)  # raw timings: large, and the stats summarise them
+            flops = b.get("extra_info", {}).get("flops")
+            if flops and b.get("stats", {}).get("median"):
+                b["extra_info"]["gflops"] = flops / b["stats"]["median"] / 1e9
         output_json["loopvec"] = self.section(len(output_json.get("benchmarks", [])))
 
     def section(self, n_timed: int) -> dict[str, Any]:
@@ -185,6 +194,7 @@ def _header(names: list[str], machine_name: str, threads: int | None) -> None:
 
 
 def _remeasure_peak(path: Path, dtypes: list[str]) -> None:
+    # written to a temporary file and renamed: the results file stays whole if interrupted
     """Measure the peak again after the cases; keep the higher of the two measurements."""
     print("measuring peak again ...", end=" ", flush=True)
     data = json.loads(path.read_text())
@@ -199,15 +209,67 @@ def _remeasure_peak(path: Path, dtypes: list[str]) -> None:
     os.replace(tmp2, path)
 
 
+NUMBA_PROBE = """
+import json, sys, time
+import numpy as np
+import impls
+from impls.network import mnist_shaped_network
+out = {}
+for name in sys.argv[1:]:
+    m = impls.get(name)
+    p = m.prepare(mnist_shaped_network())
+    x = np.zeros((64, 784))  # 64 samples: numba-parallel takes its threaded path
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        m.forward(p, x)
+        times.append(time.perf_counter() - t0)
+    out[name] = times
+print(json.dumps(out))
+"""
+
+
+def numba_startup(names: list[str]) -> dict[str, dict[str, float]]:
+    """First call of each Numba implementation's forward pass in a new process: once
+    compiling (empty cache), once loading the cache=True build that run left behind."""
+    numba_names = [n for n in names if n.startswith("numba")]
+    if not numba_names:
+        return {}
+    import tempfile
+
+    print("timing Numba's first call: compile, then load from cache in a new process ...", end=" ", flush=True)
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        runs = []
+        for _ in range(2):
+            proc = subprocess.run([sys.executable, "-c", NUMBA_PROBE, *numba_names], env=env,
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                print("failed (see the results file)")
+                return {n: {"error": proc.stderr.strip().splitlines()[-1:]} for n in numba_names}  # type: ignore[misc]
+            runs.append(json.loads(proc.stdout))
+    out = {n: {"compile_s": runs[0][n][0], "cached_s": runs[1][n][0], "steady_s": runs[1][n][1]}
+           for n in numba_names}
+    print("done", flush=True)
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import cases as C
 
-    names = args.impl or impls.available()
-    for name in names:
-        try:
-            impls.get(name)
-        except ValueError as exc:
-            raise CLIError(str(exc)) from None
+    names = impl_names(args.impl)
+    if args.data is not None:
+        if not Path(args.data).is_dir():
+            raise CLIError(f"--data {args.data}: not a folder")
+        os.environ["LOOPVEC_DATA"] = str(Path(args.data).resolve())  # read by the real-MNIST cases
+    chosen = C.select(args.profile, names, args.only)
+    if not chosen:
+        raise CLIError(f"no case matches --only {' '.join(args.only or [])!r} for implementations "
+                       f"{', '.join(names)}; `loopvec run --list` shows the case ids")
+    if args.list:
+        for case, name in chosen:
+            print(f"{case.id}-{name}")
+        return 0
     machine_name = args.machine or machine.default_machine_name()
     if machine.slug(machine_name) != machine_name:
         raise CLIError(f"--machine {machine_name!r}: expected a folder name of lowercase letters, digits "
@@ -221,34 +283,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"--results-dir {results_dir}: cannot create {final.parent}: {exc}") from None
 
-    if not C.select(args.profile, names, args.only):
-        raise CLIError(f"no case matches --only {' '.join(args.only or [])!r} for implementations "
-                       f"{', '.join(names)}; case ids look like 'forward-mnist-b0100-numpy'")
     with thread_limit(args.threads):
         _header(names, machine_name, args.threads)
-        dtypes = sorted({c.dtype for c in C.cases(args.profile)})
+        dtypes = sorted({case.dtype for case, _ in chosen})
         print("measuring peak: large np.dot ...", end=" ", flush=True)
         peak = {d: round(machine.measure_peak(d), 2) for d in dtypes}
         print(", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in peak.items()), flush=True)
         info = {"profile": args.profile, "machine": machine_name, "impls": names, "threads": args.threads,
                 "only": args.only or [], "peak_gflops": peak, "command": ["loopvec", *sys.argv[1:]],
-                "started_utc": started.isoformat(timespec="seconds"), "commit": short_commit()}
+                "started_utc": started.isoformat(timespec="seconds"), "commit": short_commit(),
+                "numba_startup": numba_startup(names)}
         plugin = RunPlugin(info)
         pytest_args = [
             str(BENCH_FILE), "-c", os.devnull, "--rootdir", str(BENCH_FILE.parent), "-p", "no:cacheprovider",
-            "-p", "no:terminal", "-p", "no:randomly", "--benchmark-enable", "--benchmark-disable-gc",
+            "-p", "no:terminal", "-p", "no:randomly", "-W", "ignore::pytest.PytestWarning",
+            "--benchmark-enable", "--benchmark-disable-gc",
             "--benchmark-min-time=0.00002", "--benchmark-quiet", f"--benchmark-json={tmp}",
             f"--loopvec-profile={args.profile}", *PYTEST_TIMING[args.profile],
             *[f"--loopvec-impl={n}" for n in names], *[f"--loopvec-only={p}" for p in (args.only or [])],
         ]
         code = pytest.main(pytest_args, plugins=[plugin])
-        if not plugin.interrupted and tmp.exists():
-            _remeasure_peak(tmp, dtypes)
+        if tmp.exists():
+            os.replace(tmp, final)  # atomic: the results file is whole or absent
+            if not plugin.interrupted:
+                try:
+                    _remeasure_peak(final, dtypes)
+                except KeyboardInterrupt:
+                    print("interrupted: kept the peak measured before the cases")
 
-    if not tmp.exists():
-        print("\nno case was timed: nothing to save" + (" (interrupted)" if plugin.interrupted else ""))
-        return 130 if plugin.interrupted else 1
-    os.replace(tmp, final)  # atomic: the results file is whole or absent
+    if not final.exists():
+        if plugin.interrupted:
+            print("\ninterrupted before any case was timed: nothing to save")
+            return 130
+        print("\nno case was timed (all skipped or failed): nothing to save")
+        return 1 if plugin.failed else 0
     data = json.loads(final.read_text())
     print()
     print(format_table(data))

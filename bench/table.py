@@ -74,7 +74,7 @@ def rows(data: dict[str, Any]) -> list[Row]:
     lv = data.get("loopvec", {})
     for kind, label in (("skipped", "capped"), ("failed", "WRONG")):
         for item in lv.get(kind, []):
-            case, impl = split_id(item["id"], out)
+            case, impl = split_id(item["id"])
             if case in out and impl:
                 out[case].note[impl] = label if kind == "failed" or "capped" in item.get("reason", "") else "skip"
     # Group each workload's sizes together, workloads in the order they first ran
@@ -85,7 +85,7 @@ def rows(data: dict[str, Any]) -> list[Row]:
     return sorted(out.values(), key=lambda r: (first_seen[r.workload], r.dtype, r.size))
 
 
-def split_id(test_id: str, known: dict[str, Row] | None = None) -> tuple[str, str]:
+def split_id(test_id: str) -> tuple[str, str]:
     """'forward-mnist-b0100-numba-parallel' -> ('forward-mnist-b0100', 'numba-parallel')."""
     for impl in sorted(IMPL_ORDER, key=len, reverse=True):
         if test_id.endswith("-" + impl):
@@ -127,8 +127,11 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
         lines.append(f"{r.case:<{width}}" + "".join(cells) + f"  {extra}")
     lines.append("")
     lines.append("median time per call; xN = speedup over pure Python (same case, same run); "
-                 "capped = pure Python skipped, one call would take too long")
-    lines += [""] + crossover_lines(rs) + batch_lines(rs) + matmul_lines(rs) + first_call_lines(rs) + skip_lines(lv)
+                 "capped = pure Python skipped, one call would take too long; - = not run "
+                 "(pure Python has no float32; mnist-matmuls is numpy's products alone)")
+    cross = crossover_lines(rs)
+    lines += ([""] + cross if cross else []) + batch_lines(rs) + matmul_lines(rs) + first_call_lines(rs)
+    lines += startup_lines(lv) + skip_lines(lv)
     if not lv.get("complete", True):
         lines += ["", f"INCOMPLETE RUN: {lv.get('timed', '?')} of {lv.get('planned', '?')} cases finished"]
     return "\n".join(lines)
@@ -241,3 +244,15 @@ def skip_lines(lv: dict[str, Any]) -> list[str]:
         if "capped" not in item.get("reason", ""):
             reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
     return [""] + [f"skipped {n} case(s): {why}" for why, n in reasons.items()] if reasons else []
+
+
+def startup_lines(lv: dict[str, Any]) -> list[str]:
+    """Numba's first forward call in a new process: compiling, and loading the cache=True build."""
+    st = {k: v for k, v in lv.get("numba_startup", {}).items() if "compile_s" in v}
+    if not st:
+        return []
+    lines = ["", "Numba's first call in a new process (MNIST-shaped forward, 64 samples):"]
+    for name, v in st.items():
+        lines.append(f"  {name:<16} compiling {fmt_time(v['compile_s'])}; with the cache=True build on disk "
+                     f"{fmt_time(v['cached_s'])}; then {fmt_time(v['steady_s'])} per call")
+    return lines

@@ -30,7 +30,8 @@ def to_numpy(x: Any) -> np.ndarray:
 
 
 def _float(a: np.ndarray) -> np.ndarray:
-    dt = a.dtype if a.dtype.kind == "f" else np.float64
+    # the kernels are compiled for float32 and float64; everything else computes in float64
+    dt = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
     return np.ascontiguousarray(a, dtype=dt)
 
 
@@ -89,9 +90,13 @@ class NumbaImpl:
         A = as_numeric_array(a, "a")
         B = as_numeric_array(b, "b")
         check_dot_shapes(A.shape, B.shape)
-        dt = np.result_type(A.dtype, B.dtype, np.float32)  # computes in floating point
+        dt = np.result_type(A.dtype, B.dtype)  # as np.dot: integers stay integers
+        if dt not in (np.float32, np.float64, np.int64):
+            dt = np.dtype(np.int64) if dt.kind in "biu" else np.dtype(np.float64)
         A = np.ascontiguousarray(A, dtype=dt)
         B = np.ascontiguousarray(B, dtype=dt)
+        if B.shape[0] == 0:  # empty inner dimension: a sum of nothing, zeros of the result shape
+            return np.zeros(A.shape[:-1] + B.shape[1:], dtype=dt)[()]
         if B.ndim == 1:
             # (m, n) @ (n,) -> (m,): x against every row of A, i.e. the dense kernel with
             # x as a 1-row batch and A in the place of the transposed weights; (n,) @ (n,) alike.

@@ -164,11 +164,13 @@ def forward(X, WTs, bs, hidden, output, out, tile, width):  # type: ignore[no-un
     # (batch, n_in) -> (batch, n_out), `tile` samples at a time; WTs: each W transposed
     n = X.shape[0]
     n_tiles = (n + tile - 1) // tile
-    for t in prange(n_tiles):
-        buf0 = np.empty((tile, width), dtype=X.dtype)  # per tile, outside the inner loops
+    n_chunks = min(n_tiles, 64)  # the work split across threads: a run of tiles each
+    for c in prange(n_chunks):
+        buf0 = np.empty((tile, width), dtype=X.dtype)  # once per chunk of tiles
         buf1 = np.empty((tile, width), dtype=X.dtype)
-        t0 = t * tile
-        _forward_tile(X, t0, min(tile, n - t0), WTs, bs, hidden, output, out, buf0, buf1)
+        for t in range(c * n_tiles // n_chunks, (c + 1) * n_tiles // n_chunks):
+            t0 = t * tile
+            _forward_tile(X, t0, min(tile, n - t0), WTs, bs, hidden, output, out, buf0, buf1)
 
 
 def matmul(A, BT, zeros, out, tile):  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
-"""Numba, serial: the explicit loops of `python`, compiled with @njit(cache=True).
+"""Numba, serial: explicit loops compiled with @njit(cache=True), one core.
 
-Loops in i-k-j order so LLVM vectorizes the inner one; the forward pass is one
-fused kernel over tiles of samples (impls/_numba_kernels.py).
+The forward pass is one fused kernel over tiles of samples; its dense layer sums
+along rows of the transposed weights, 2 samples x 4 neurons per pass, which LLVM
+vectorizes (2x faster here than the i-k-j order). See impls/_numba_kernels.py.
 """
 from __future__ import annotations
 

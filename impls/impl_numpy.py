@@ -41,6 +41,8 @@ def _relu_inplace(z: np.ndarray) -> np.ndarray:
 
 
 def _softmax_inplace(z: np.ndarray) -> np.ndarray:
+    if z.size == 0:
+        return z  # nothing to normalise (max of an empty row is undefined)
     # Subtract the row maximum first so exp never overflows.
     z -= z.max(axis=-1, keepdims=True)
     np.exp(z, out=z)

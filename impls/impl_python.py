@@ -16,7 +16,6 @@ NAME = "python"
 DTYPES = ("float64",)
 
 Vector = list[float]
-Matrix = list[list[float]]
 
 
 def from_numpy(a: Any) -> Any:
@@ -150,7 +149,7 @@ def _row_times_cols(row: Sequence[float], cols: Sequence[Sequence[float]]) -> Ve
     # (n,) @ (n, m) with b given as its m columns -> (m,)
     out = []
     for col in cols:
-        s = 0.0
+        s = 0  # 0 + float is a float; integers stay integers, as in np.dot
         for a, w in zip(row, col):
             s += a * w
         out.append(s)
@@ -161,6 +160,8 @@ def _row_times_cols(row: Sequence[float], cols: Sequence[Sequence[float]]) -> Ve
 def dot(a: Any, b: Any) -> Any:
     a, b = _native(a), _native(b)
     sa, sb = _shape(a, "a"), _shape(b, "b")
+    if sa == (0,) and len(sb) == 2 and sb[0] != 0:
+        return []  # an empty batch (0, n) @ (n, m) -> (0, m); [] carries no width
     check_dot_shapes(sa, sb)
     if len(sb) == 1:
         # (m, n) @ (n,) -> (m,)   or   (n,) @ (n,) -> scalar

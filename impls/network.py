@@ -14,7 +14,6 @@ from impls._common import HIDDEN, OUTPUT, InputError, shape_str
 
 DTYPES = (np.float64, np.float32)
 MNIST_SIZES = (784, 50, 100, 10)
-TOY_SIZES = (2, 3, 2, 2)
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,18 @@ def test_resolve_picks_newest_complete_run(machine_folder: Path) -> None:
     assert newest_runs(machine_folder.parent) == {"box-a": machine_folder / "20260201T000000Z_bbbbbbb.json"}
 
 
+def test_resolve_passes_over_a_partial_run(machine_folder: Path) -> None:
+    partial = make_run("box-a", {k: v for k, v in list(TIMES_A.items())[:1]})
+    partial["loopvec"]["only"] = ["dot-n0002"]
+    write(machine_folder / "20260501T000000Z_eeeeeee.json", partial)  # newest, but a few cases only
+    warnings: list[str] = []
+    assert resolve(machine_folder, warnings).name == "20260201T000000Z_bbbbbbb.json"
+    assert any("eeeeeee" in w and "partial run" in w for w in warnings)
+    only_partial = machine_folder.parent / "box-b"
+    write(only_partial / "20260501T000000Z_fffffff.json", partial)
+    assert resolve(only_partial).name == "20260501T000000Z_fffffff.json"  # nothing better: used
+
+
 def test_compare_machine_folder_uses_newest_complete_run(machine_folder: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     oldest = machine_folder / "20260101T000000Z_aaaaaaa.json"

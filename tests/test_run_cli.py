@@ -113,3 +113,40 @@ def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     assert data["loopvec"]["complete"] is False
     assert 2 <= len(data["benchmarks"]) < data["loopvec"]["planned"]
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_list_prints_case_ids_and_writes_nothing(tmp_path: Path) -> None:
+    proc = run("run", "--list", "--impl", "numpy", "numpy", "--only", "forward-mnist-b0100",
+               "--results-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["forward-mnist-b0100-numpy"]  # duplicates in --impl run once
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_data_option_must_be_a_folder(tmp_path: Path) -> None:
+    proc = run("run", "--data", str(tmp_path / "missing"), "--results-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert "--data" in proc.stderr and "not a folder" in proc.stderr
+
+
+def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LOOPVEC_DATA"}
+    proc = subprocess.run([*LOOPVEC, "run", "--impl", "numpy", "--only", "mnist-real", "--results-dir",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped: real MNIST not available" in proc.stdout and "LOOPVEC_DATA" in proc.stdout
+    assert "no case was timed" in proc.stdout
+    assert "Warning" not in proc.stderr
+
+
+def test_numba_run_records_compile_and_cached_first_calls(tmp_path: Path) -> None:
+    pytest.importorskip("numba")
+    proc = run("run", "--impl", "numba", "--only", "forward-toy-b0001", "--results-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(only_file(tmp_path).read_text())
+    st = data["loopvec"]["numba_startup"]["numba"]
+    assert st["compile_s"] > 0 and st["cached_s"] > 0 and st["steady_s"] > 0
+    assert "compiling" in proc.stdout and "cache=True" in proc.stdout
+    (b,) = data["benchmarks"]
+    assert b["extra_info"]["first_call_s"] > 0
+    assert b["extra_info"]["gflops"] == pytest.approx(b["extra_info"]["flops"] / b["stats"]["median"] / 1e9)
