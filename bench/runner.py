@@ -84,7 +84,9 @@ def _git_commit(src: Path) -> str:
                              text=True, timeout=10)
         if rev.returncode != 0:
             return "nogit"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=src,
+        # "-dirty" when the code that runs differs from the commit (docs and results do not count)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "impls", "bench", "pyproject.toml"], cwd=src,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return rev.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
