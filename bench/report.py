@@ -161,7 +161,7 @@ def describe_run(data: dict[str, Any]) -> dict[str, str]:
         "environment": " ".join(f"`{k}={v}`" for k, v in env.items())
                        or "no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set",
         "measured peak": ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peak.items())
-                         + (" (best large np.dot, during the run)" if peak else "?"),
+                         + (" (large np.dot before and after the cases, the higher)" if peak else "?"),
     }
 
 
@@ -434,7 +434,7 @@ terminal with `loopvec compare results/A results/B`.
   implementation's answer disagreed with numpy, so it was not timed.
 - **GFLOP/s (best, % of peak)**: the fastest implementation's rate of floating-point operations
   (2 per multiply-add of the dense layers), and that rate as a share of the machine's measured
-  peak, a large `np.dot` timed at the start of the run. Small cases stay far below the peak:
+  peak: a large `np.dot`, timed before and after the cases, the higher kept. Small cases stay far below the peak:
   their time is the fixed cost of a call, not arithmetic.
 - **crossover**: the smallest size at which numpy beats pure Python; below it, NumPy's fixed cost
   per call outweighs the work.
