@@ -195,9 +195,18 @@ def _header(names: list[str], machine_name: str, threads: int | None) -> None:
     print(f"impls     {', '.join(names)}")
 
 
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temporary file beside `path`, then rename: `path` is whole or untouched."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=4))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _remeasure_peak(path: Path, dtypes: list[str]) -> None:
-    # written to a temporary file and renamed: the results file stays whole if interrupted
-    """Measure the peak again after the cases; keep the higher of the two measurements."""
+    """Measure the peak again after the cases; keep the higher of the two readings (both recorded)."""
     print("measuring peak again ...", end=" ", flush=True)
     data = json.loads(path.read_text())
     peak = data["loopvec"]["peak_gflops"]
@@ -206,9 +215,7 @@ def _remeasure_peak(path: Path, dtypes: list[str]) -> None:
         data["loopvec"].setdefault("peak_gflops_measured", {})[d] = [peak[d], again]
         peak[d] = max(peak[d], again)
     print(", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in peak.items()), flush=True)
-    tmp2 = path.with_name(path.name + ".2")
-    tmp2.write_text(json.dumps(data, indent=4))
-    os.replace(tmp2, path)
+    write_json_atomic(path, data)
 
 
 NUMBA_PROBE = """
@@ -231,7 +238,7 @@ print(json.dumps(out))
 """
 
 
-def numba_startup(names: list[str]) -> dict[str, dict[str, float]]:
+def numba_startup(names: list[str], threads: int | None) -> dict[str, Any]:
     """First call of each Numba implementation's forward pass in a new process: once
     compiling (empty cache), once loading the cache=True build that run left behind."""
     numba_names = [n for n in names if n.startswith("numba")]
@@ -242,14 +249,19 @@ def numba_startup(names: list[str]) -> dict[str, dict[str, float]]:
     print("timing Numba's first call: compile, then load from cache in a new process ...", end=" ", flush=True)
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        if threads is not None:  # the probe is a new process: --threads must reach it too
+            env["NUMBA_NUM_THREADS"] = str(threads)
         runs = []
         for _ in range(2):
-            proc = subprocess.run([sys.executable, "-c", NUMBA_PROBE, *numba_names], env=env,
-                                  capture_output=True, text=True, timeout=600)
-            if proc.returncode != 0:
-                print("failed (see the results file)")
-                return {n: {"error": proc.stderr.strip().splitlines()[-1:]} for n in numba_names}  # type: ignore[misc]
-            runs.append(json.loads(proc.stdout))
+            try:
+                proc = subprocess.run([sys.executable, "-c", NUMBA_PROBE, *numba_names], env=env,
+                                      capture_output=True, text=True, timeout=600)
+                if proc.returncode != 0:
+                    raise RuntimeError(" ".join(proc.stderr.strip().splitlines()[-1:]))
+                runs.append(json.loads(proc.stdout))
+            except (subprocess.TimeoutExpired, RuntimeError, ValueError) as exc:
+                print(f"failed: {exc}")  # recorded, and the run goes on
+                return {n: {"error": str(exc)} for n in numba_names}
     out = {n: {"compile_s": runs[0][n][0], "cached_s": runs[1][n][0], "steady_s": runs[1][n][1]}
            for n in numba_names}
     print("done", flush=True)
@@ -294,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         info = {"profile": args.profile, "machine": machine_name, "impls": names, "threads": args.threads,
                 "only": args.only or [], "peak_gflops": peak, "command": ["loopvec", *sys.argv[1:]],
                 "started_utc": started.isoformat(timespec="seconds"), "commit": short_commit(),
-                "numba_startup": numba_startup(names)}
+                "numba_startup": numba_startup(names, args.threads)}
         plugin = RunPlugin(info)
         pytest_args = [
             str(BENCH_FILE), "-c", os.devnull, "--rootdir", str(BENCH_FILE.parent), "-p", "no:cacheprovider",
@@ -306,6 +318,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         ]
         code = pytest.main(pytest_args, plugins=[plugin])
         if tmp.exists():
+            try:
+                json.loads(tmp.read_text())  # whole? (pytest-benchmark writes it in place)
+            except ValueError:
+                print(f"\nthe benchmark data in {tmp} is not whole JSON (interrupted while it was written); "
+                      "kept as it is")
+                return 130 if plugin.interrupted else 1
             os.replace(tmp, final)  # atomic: the results file is whole or absent
             if not plugin.interrupted:
                 try:

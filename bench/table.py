@@ -152,10 +152,16 @@ def header_lines(data: dict[str, Any]) -> list[str]:
         f"{lm.get('logical_cores', '?')} cores; BLAS {blas}; threads {lv.get('threads') or 'default'}; "
         f"numba threads {lm.get('numba', {}).get('num_threads', '?')}",
         "env: " + (" ".join(f"{k}={v}" for k, v in env.items()) or "no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set")
-        + "; peak (large np.dot): " + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peak.items()),
+        + "; peak (large np.dot, higher of before/after the cases): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(lv, k) for k, v in peak.items()),
         f"profile {lv.get('profile', '?')}, {data.get('datetime', '?')}, commit {lv.get('commit', '?')}",
         "",
     ]
+
+
+def _readings(lv: dict[str, Any], dtype: str) -> str:
+    got = lv.get("peak_gflops_measured", {}).get(dtype)
+    return f" (readings {got[0]:.1f}, {got[1]:.1f})" if got else ""
 
 
 def families(rs: list[Row]) -> dict[str, list[Row]]:
