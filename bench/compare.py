@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.cli import CLIError
 from bench.results import ResultsError, is_complete, load_run, resolve
+from bench.cases import YARDSTICK
 from bench.table import IMPL_ORDER, Row, fmt_time, rows
 
 GUARD_RULE = (
@@ -249,7 +250,7 @@ def summary_lines(runs: list[Run], pairs: list[tuple[str, str]]) -> list[str]:
 
 def speedup_lines(runs: list[Run], pairs: list[tuple[str, str]]) -> list[str]:
     # the numpy-matmuls yardstick is part of numpy's forward, not an implementation: no speedup
-    sel = [(c, i) for c, i in pairs if i not in ("python", "numpy-matmuls")
+    sel = [(c, i) for c, i in pairs if i not in ("python", YARDSTICK)
            and any(r.rows[c].speedup(i) is not None for r in runs)]
     if not sel:
         return ["speedup over pure Python: no case has pure Python timings to compare with"]

@@ -290,7 +290,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                        f"and '-', e.g. {machine.slug(machine_name)!r}")
     results_dir = Path(args.results_dir)
     started = dt.datetime.now(dt.timezone.utc)
-    final = results_dir / machine_name / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{short_commit()}.json"
+    commit = short_commit()  # asks git: once
+    final = results_dir / machine_name / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json"
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -305,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in peak.items()), flush=True)
         info = {"profile": args.profile, "machine": machine_name, "impls": names, "threads": args.threads,
                 "only": args.only or [], "peak_gflops": peak, "command": ["loopvec", *sys.argv[1:]],
-                "started_utc": started.isoformat(timespec="seconds"), "commit": short_commit(),
+                "started_utc": started.isoformat(timespec="seconds"), "commit": commit,
                 "numba_startup": numba_startup(names, args.threads)}
         plugin = RunPlugin(info)
         pytest_args = [

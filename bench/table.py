@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import impls
+from bench.cases import YARDSTICK
 
 IMPL_ORDER = list(impls.REGISTRY)
-IMPL_ORDER.insert(IMPL_ORDER.index("numpy") + 1, "numpy-matmuls")  # bench.cases.YARDSTICK
+IMPL_ORDER.insert(IMPL_ORDER.index("numpy") + 1, YARDSTICK)
 
 
 def fmt_time(seconds: float) -> str:
@@ -116,11 +117,11 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
         for c in cols:
             if c in r.median:
                 sp = r.speedup(c)
-                spd = f" x{fmt_ratio(sp)}" if sp is not None and c not in ("python", "numpy-matmuls") else ""
+                spd = f" x{fmt_ratio(sp)}" if sp is not None and c not in ("python", YARDSTICK) else ""
                 cells.append(f"{fmt_time(r.median[c]) + spd:>20}")
             else:
                 cells.append(f"{r.note.get(c, '-'):>20}")
-        best = r.best(exclude="numpy-matmuls")
+        best = r.best(exclude=YARDSTICK)
         gf = r.gflops(best) if best else None
         extra = ""
         if gf is not None:
@@ -220,8 +221,8 @@ def batch_lines(rs: list[Row]) -> list[str]:
 
 def matmul_lines(rs: list[Row]) -> list[str]:
     """numpy's forward against its three matrix products alone, where both ran."""
-    pairs = [(r.size, r.median["numpy"] / r.median["numpy-matmuls"]) for r in rs
-             if "numpy" in r.median and "numpy-matmuls" in r.median]
+    pairs = [(r.size, r.median["numpy"] / r.median[YARDSTICK]) for r in rs
+             if "numpy" in r.median and YARDSTICK in r.median]
     if not pairs:
         return []
     return ["", "numpy forward / its three matrix products alone (bias and activations cost the rest): "
