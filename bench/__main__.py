@@ -1,6 +1,6 @@
-"""`python -m bench` is `loopvec`."""
+"""`python -m loopvec.bench` is `loopvec`."""
 import sys
 
-from bench.cli import main
+from loopvec.bench.cli.main import main
 
 sys.exit(main())

@@ -1,30 +1,36 @@
 """loopvec's implementations of the chapter-3 forward pass, one module each.
 
-    >>> import impls
-    >>> impls.available()            # what imports here, e.g. ['python', 'numpy', 'numba', ...]
+    >>> from loopvec import impls
+    >>> impls.available()            # e.g. ['python', 'numpy', 'numba', 'numba-tuned', 'numba-parallel']
     >>> np_impl = impls.get("numpy")
     >>> np_impl.sigmoid([0.0, 1.0])
 
-Every module exposes the names in INTERFACE. An implementation whose optional
-dependency is missing (numba, torch) is left out of available(); nothing crashes.
+Every module exposes the names in INTERFACE. The ladder, in table order:
+pure Python -> the same loops compiled (numba) -> tuned loops (numba-tuned) ->
+tuned and threaded (numba-parallel) -> NumPy/BLAS -> PyTorch. NumPy comes second
+in the registry because it is the reference every other result is checked against.
+Only PyTorch is optional: without it, `torch` is left out of available().
 """
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-from impls._common import InputError
+from loopvec.impls._common import InputError
 
-__all__ = ["INTERFACE", "FUNCTIONS", "InputError", "REGISTRY", "available", "get", "unavailable"]
+__all__ = ["INTERFACE", "FUNCTIONS", "InputError", "REGISTRY", "OPTIONAL", "available", "get", "unavailable"]
 
-# name -> module; the order is the order of tables and plots
+# name -> module; this is the one implementation order of every table and plot
 REGISTRY: dict[str, str] = {
-    "python": "impls.impl_python",
-    "numpy": "impls.impl_numpy",
-    "numba": "impls.impl_numba",
-    "numba-parallel": "impls.impl_numba_parallel",
-    "torch": "impls.impl_torch",
+    "python": "loopvec.impls.impl_python",
+    "numpy": "loopvec.impls.impl_numpy",
+    "numba": "loopvec.impls.impl_numba",
+    "numba-tuned": "loopvec.impls.impl_numba_tuned",
+    "numba-parallel": "loopvec.impls.impl_numba_parallel",
+    "torch": "loopvec.impls.impl_torch",
 }
+# Implementations whose dependency may be missing: name -> the module it needs.
+OPTIONAL: dict[str, str] = {"torch": "torch"}
 
 # The functions every implementation computes, and all the names its module exposes.
 FUNCTIONS = ("step", "sigmoid", "relu", "identity", "softmax", "dot", "prepare", "forward")
@@ -38,7 +44,9 @@ def _load(name: str) -> ModuleType | None:
     if name not in _loaded and name not in _missing:
         try:
             _loaded[name] = importlib.import_module(REGISTRY[name])
-        except ImportError as exc:  # an optional dependency is not installed
+        except ImportError as exc:
+            if name not in OPTIONAL or getattr(exc, "name", None) != OPTIONAL[name]:
+                raise  # a required dependency (numpy, numba) or a bug: never hidden
             _missing[name] = f"{type(exc).__name__}: {exc}"
     return _loaded.get(name)
 
@@ -49,7 +57,7 @@ def available() -> list[str]:
 
 
 def unavailable() -> dict[str, str]:
-    """Registered implementations that do not import here, with the reason."""
+    """Optional implementations that do not import here, with the reason."""
     available()
     return dict(_missing)
 
@@ -57,8 +65,8 @@ def unavailable() -> dict[str, str]:
 def get(name: str) -> ModuleType:
     """The implementation module registered as `name`.
 
-    Raises ValueError (InputError) for an unknown name, listing the valid ones,
-    and for a known one that cannot be imported here, saying why.
+    Raises InputError (a ValueError) for an unknown name, listing the valid ones,
+    and for an optional one whose dependency is missing, saying why.
     """
     if name not in REGISTRY:
         raise InputError(f"unknown implementation {name!r}; valid names: {', '.join(available())}")

@@ -57,3 +57,14 @@ def check_forward_input(shape: tuple[int, ...], n_in: int) -> None:
 
 HIDDEN = ("sigmoid", "relu")
 OUTPUT = ("identity", "softmax")
+
+# How closely two implementations must agree, (rtol, atol) per dtype, by purpose:
+# "result": a whole answer (forward pass, dot), checked before timing and by `loopvec check`;
+#   float64 results of different summation orders and exp implementations agree to ~1e-13
+#   relative, float32 to ~1e-5; a real mistake is orders of magnitude larger.
+# "elementwise": one activation value, in the property tests: the exp implementations differ
+#   by a few ulp; atol covers results that underflow to subnormals or zero.
+TOLERANCE: dict[str, dict[str, tuple[float, float]]] = {
+    "result": {"float64": (1e-9, 1e-12), "float32": (1e-4, 1e-6)},
+    "elementwise": {"float64": (1e-12, 1e-300), "float32": (1e-5, 1e-35)},
+}

@@ -1,23 +1,23 @@
-"""The interface functions around the Numba kernels, for `numba` and `numba-parallel`.
+"""The interface functions around the Numba kernels, for `numba-tuned` and `numba-parallel`.
 
-Thin Python wrappers: check and convert input, allocate the output, call a bare kernel.
+Thin Python wrappers: check and convert input, allocate the output, call a bare kernel
+(serial below the PARALLEL_MIN_* sizes, where starting threads costs more than it saves).
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 
-from impls import _numba_kernels as K
-from impls._common import as_numeric_array, check_dot_shapes, check_forward_input
-from impls.network import Network
+from loopvec.impls import _numba_kernels as K
+from loopvec.impls._common import as_numeric_array, check_dot_shapes, check_forward_input
+from loopvec.impls.network import Network
 
-# Samples per tile of the fused forward kernel: enough rows to reuse each row of W
-# from L1 several times, few enough that the tile's activations stay in L1.
-TILE = 8
-# Below these sizes a parallel launch costs more than it saves: numba-parallel
-# runs the serial kernels instead.
-PARALLEL_MIN_ROWS = 2 * TILE
+TILE = K.TILE
+# Below these sizes numba-parallel runs the serial kernels (measured on 2 cores:
+# the forward pass of the MNIST-shaped net gains from 2 threads from about 16 rows).
+PARALLEL_MIN_ROWS = 16
 PARALLEL_MIN_ELEMENTS = 20_000
 
 
@@ -35,35 +35,58 @@ def _float(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dt)
 
 
-class Prepared:
-    """Weights as tuples of contiguous arrays (one Numba type), activations as codes."""
+def _pack(W: np.ndarray) -> tuple[np.ndarray, int]:
+    """W (n_in, n_out) as SIMD panels (see K.pack_weights) and the padded width."""
+    L = K.lanes(W.dtype)
+    npad = K.padded(W.shape[1], L)
+    out = np.empty(W.shape[0] * npad, dtype=W.dtype)
+    K.pack_weights(np.ascontiguousarray(W), L, out)
+    return out, npad
 
-    __slots__ = ("WTs", "bs", "hidden", "output", "dtype", "n_in", "n_out", "width")
+
+class Prepared:
+    """Weights packed once into SIMD panels, biases zero-padded, activations as codes."""
+
+    __slots__ = ("wflat", "bflat", "offs", "sizes", "lanes", "hidden", "output", "dtype", "n_in", "n_out",
+                 "width")
 
     def __init__(self, network: Network) -> None:
-        self.WTs = tuple(np.ascontiguousarray(W.T) for W, _ in network.layers)  # (n_out, n_in)
-        self.bs = tuple(np.ascontiguousarray(b) for _, b in network.layers)
+        packed = [_pack(W) for W, _ in network.layers]
+        # all layers in one weight array and one bias array; offs[k] = (start of W_k, start of b_k)
+        self.wflat = np.concatenate([wp for wp, _ in packed])
+        self.bflat = np.concatenate([np.concatenate([b, np.zeros(npad - b.shape[0], b.dtype)])
+                                     for (_, b), (_, npad) in zip(network.layers, packed)])
+        self.offs = np.zeros((len(packed) + 1, 2), dtype=np.int64)
+        self.offs[1:, 0] = np.cumsum([wp.shape[0] for wp, _ in packed])
+        self.offs[1:, 1] = np.cumsum([npad for _, npad in packed])
+        self.sizes = np.array(network.sizes, dtype=np.int64)
+        self.lanes = K.lanes(network.dtype)
         self.hidden = K.ACT_CODE[network.hidden]
         self.output = K.ACT_CODE[network.output]
         self.dtype = network.dtype
         self.n_in = network.n_in
         self.n_out = network.n_out
-        self.width = max(network.sizes[1:-1], default=1)  # widest hidden layer
+        self.width = max(npad for _, npad in packed)  # widest padded layer
 
 
 class NumbaImpl:
     def __init__(self, parallel: bool) -> None:
-        self.serial = K.build(False)
-        self.k = K.build(parallel)  # the same object as self.serial when not parallel
+        self.parallel = parallel
 
-    def _kernels(self, size: int, threshold: int) -> Any:
-        return self.k if size >= threshold else self.serial
+    def _kernel(self, name: str, size: int, threshold: int) -> Any:
+        par = self.parallel and size >= threshold
+        return getattr(K, f"{name}_parallel" if par else f"{name}_serial")
+
+    def _threaded(self, name: str, rows: int) -> tuple[Any, int]:
+        """The row-split kernel and its thread count (serial, 1 thread, below PARALLEL_MIN_ROWS)."""
+        if self.parallel and rows >= PARALLEL_MIN_ROWS:
+            return getattr(K, f"{name}_parallel"), numba.get_num_threads()
+        return getattr(K, f"{name}_serial"), 1
 
     def _elementwise(self, kernel: str, x: Any, out_dtype: Any = None) -> np.ndarray:
         a = _float(as_numeric_array(x))
         out = np.empty(a.shape, dtype=out_dtype or a.dtype)
-        k = self._kernels(a.size, PARALLEL_MIN_ELEMENTS)
-        getattr(k, kernel)(a.reshape(-1), out.reshape(-1))  # flat views, no copies
+        self._kernel(kernel, a.size, PARALLEL_MIN_ELEMENTS)(a.reshape(-1), out.reshape(-1))
         return out
 
     def step(self, x: Any) -> np.ndarray:
@@ -82,8 +105,8 @@ class NumbaImpl:
         a = _float(as_numeric_array(x))
         out = np.empty_like(a)
         if a.size:
-            k = self._kernels(a.size, PARALLEL_MIN_ELEMENTS)
-            k.softmax(a.reshape(-1, a.shape[-1]), out.reshape(-1, a.shape[-1]))
+            k = self._kernel("softmax", a.size, PARALLEL_MIN_ELEMENTS)
+            k(a.reshape(-1, a.shape[-1]), out.reshape(-1, a.shape[-1]))
         return out
 
     def dot(self, a: Any, b: Any) -> Any:
@@ -93,34 +116,42 @@ class NumbaImpl:
         dt = np.result_type(A.dtype, B.dtype)  # as np.dot: integers stay integers
         if dt not in (np.float32, np.float64, np.int64):
             dt = np.dtype(np.int64) if dt.kind in "biu" else np.dtype(np.float64)
-        A = np.ascontiguousarray(A, dtype=dt)
-        B = np.ascontiguousarray(B, dtype=dt)
-        if B.shape[0] == 0:  # empty inner dimension: a sum of nothing, zeros of the result shape
-            return np.zeros(A.shape[:-1] + B.shape[1:], dtype=dt)[()]
+        A2 = np.ascontiguousarray(A.reshape(1, -1) if A.ndim == 1 else A, dtype=dt)
+        B2 = np.ascontiguousarray(B.reshape(-1, 1) if B.ndim == 1 else B, dtype=dt)
+        m, p = A2.shape[0], B2.shape[1]
+        if B2.shape[0] == 0 or m == 0 or p == 0:  # empty: a sum of nothing is zeros
+            out = np.zeros((m, p), dtype=dt)
+        elif dt == np.int64:
+            out = np.empty((m, p), dtype=dt)
+            K.matmul_int(A2, B2, out)
+        else:
+            # (m, n) @ (n, p): B packed into SIMD panels (as the weights are), then the dense kernel
+            bp, npad = _pack(B2)
+            out = np.empty((m, p), dtype=dt)
+            kernel, nthreads = self._threaded("matmul", m)
+            kernel(A2, bp, np.zeros(npad, dt), K.lanes(dt), out, nthreads)
+        if A.ndim == 1 and B.ndim == 1:
+            return out[0, 0]
+        if A.ndim == 1:
+            return out[0]
         if B.ndim == 1:
-            # (m, n) @ (n,) -> (m,): x against every row of A, i.e. the dense kernel with
-            # x as a 1-row batch and A in the place of the transposed weights; (n,) @ (n,) alike.
-            WT = A.reshape(-1, B.shape[0])
-            out = np.empty((1, WT.shape[0]), dtype=dt)
-            self.serial.matmul(B.reshape(1, -1), WT, np.zeros(WT.shape[0], dtype=dt), out, TILE)
-            return out[0] if A.ndim == 2 else out[0, 0]
-        A2 = A.reshape(1, -1) if A.ndim == 1 else A
-        out = np.empty((A2.shape[0], B.shape[1]), dtype=dt)
-        # (m, n) @ (n, p) -> (m, p); B transposed once so both operands are read along rows
-        k = self._kernels(A2.shape[0], PARALLEL_MIN_ROWS)
-        k.matmul(A2, np.ascontiguousarray(B.T), np.zeros(B.shape[1], dtype=dt), out, TILE)
-        return out[0] if A.ndim == 1 else out
+            return out[:, 0]
+        return out
 
     def prepare(self, network: Network) -> Prepared:
         return Prepared(network)
 
     def forward(self, p: Prepared, x: Any) -> np.ndarray:
-        X = as_numeric_array(x)
-        check_forward_input(X.shape, p.n_in)
-        X2 = np.ascontiguousarray(X.reshape(-1, p.n_in), dtype=p.dtype)
+        if type(x) is np.ndarray and x.dtype == p.dtype and x.ndim == 2 and x.shape[1] == p.n_in \
+                and x.shape[0] > 0 and x.flags.c_contiguous:
+            X = X2 = x  # the common case, checked in a few attribute reads
+        else:
+            X = as_numeric_array(x)
+            check_forward_input(X.shape, p.n_in)
+            X2 = np.ascontiguousarray(X.reshape(-1, p.n_in), dtype=p.dtype)
         out = np.empty((X2.shape[0], p.n_out), dtype=p.dtype)
-        k = self._kernels(X2.shape[0], PARALLEL_MIN_ROWS)
-        k.forward(X2, p.WTs, p.bs, p.hidden, p.output, out, TILE, p.width)
+        kernel, nthreads = self._threaded("forward", X2.shape[0])
+        kernel(X2, p.wflat, p.bflat, p.offs, p.sizes, p.lanes, p.hidden, p.output, out, p.width, nthreads)
         return out[0] if X.ndim == 1 else out
 
     def interface(self) -> tuple[Any, ...]:

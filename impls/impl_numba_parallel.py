@@ -4,7 +4,7 @@ Threads: numba.set_num_threads or NUMBA_NUM_THREADS (`loopvec run --threads N`).
 """
 from __future__ import annotations
 
-from impls._numba_api import NumbaImpl, Prepared, from_numpy, to_numpy
+from loopvec.impls._numba_api import NumbaImpl, Prepared, from_numpy, to_numpy
 
 NAME = "numba-parallel"
 DTYPES = ("float64", "float32")

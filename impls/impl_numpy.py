@@ -5,8 +5,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from impls._common import as_numeric_array, check_dot_shapes, check_forward_input
-from impls.network import Network
+from loopvec.impls._common import as_numeric_array, check_dot_shapes, check_forward_input
+from loopvec.impls.network import Network
 
 NAME = "numpy"
 DTYPES = ("float64", "float32")

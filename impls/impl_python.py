@@ -9,8 +9,8 @@ from __future__ import annotations
 from math import exp
 from typing import Any, Callable, Sequence
 
-from impls._common import InputError, check_dot_shapes, check_forward_input
-from impls.network import Network
+from loopvec.impls._common import InputError, check_dot_shapes, check_forward_input
+from loopvec.impls.network import Network
 
 NAME = "python"
 DTYPES = ("float64",)

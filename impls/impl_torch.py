@@ -10,8 +10,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from impls._common import as_numeric_array, check_dot_shapes, check_forward_input, shape_str, InputError
-from impls.network import Network
+from loopvec.impls._common import as_numeric_array, check_dot_shapes, check_forward_input, shape_str, InputError
+from loopvec.impls.network import Network
 
 NAME = "torch"
 DTYPES = ("float64", "float32")

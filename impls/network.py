@@ -10,10 +10,13 @@ from typing import Mapping
 
 import numpy as np
 
-from impls._common import HIDDEN, OUTPUT, InputError, shape_str
+from loopvec.impls._common import HIDDEN, OUTPUT, InputError, shape_str
 
 DTYPES = (np.float64, np.float32)
 MNIST_SIZES = (784, 50, 100, 10)
+# The book's toy example: init_network() on x = [1.0, 0.5] prints [0.31682708 0.69627909].
+BOOK_X = (1.0, 0.5)
+BOOK_Y = (0.31682708, 0.69627909)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ Tolerances (stated once here, used below):
 * dot: the classic bound for a length-n dot product, |fl(a.b) - a.b| <= gamma_n |a|.|b|
   with gamma_n ~ n * eps/2, holds for any summation order and for FMA; two
   implementations are each within it, so |diff| <= 2 * n * eps * (|a| @ |b|) + tiny.
-* forward: a forward error analysis layer by layer (conftest.forward_error_bound).
+* forward: a forward error analysis layer by layer (helpers.forward_error_bound).
 * step: exact, and an integer dtype.
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import call, forward_error_bound, out_np, run_forward
-from impls.network import random_network
+from helpers import call, forward_error_bound, out_np, run_forward
+from loopvec.impls.network import random_network
 
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 ATOL = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-35}

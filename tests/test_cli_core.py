@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import impls
-from bench.cli import main
+from loopvec import impls
+from loopvec.bench.cli.main import main
 
 
 def test_help_mentions_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

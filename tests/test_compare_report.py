@@ -6,10 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from bench.cli import main
-from bench.results import ResultsError, load_run, newest_runs, resolve
+from loopvec.bench.cli.main import main
+from loopvec.bench.measure.stats import estimate, merged_stats
+from loopvec.bench.store.find import newest_runs, resolve
+from loopvec.bench.store.results import ResultsError, load_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MNIST_FLOP = 2 * (784 * 50 + 50 * 100 + 100 * 10)  # per sample
@@ -31,16 +34,22 @@ def case_meta(case: str) -> dict[str, Any]:
     return {"workload": workload, "size": size, "unit": unit, "dtype": dtype, "flops": flops}
 
 
+PASSES, ROUNDS = 8, 4
+
+
 def bench(case: str, impl: str, median: float, spread: float = 0.02) -> dict[str, Any]:
-    q1, q3 = median * (1 - spread), median * (1 + spread)
+    """A format-2 benchmark: PASSES passes of ROUNDS rounds scattered by +-spread around `median`
+    (the same pattern for every timing, so two runs' ratio is exactly the ratio of the medians)."""
+    rng = np.random.default_rng(7)
+    data = [float(median * (1 + spread * u)) for u in rng.uniform(-1, 1, PASSES * ROUNDS)]
+    stats = merged_stats([data[i:i + ROUNDS] for i in range(0, len(data), ROUNDS)], 1)
+    passes = [data[i:i + ROUNDS] for i in range(0, len(data), ROUNDS)]
     return {
-        "group": case, "name": f"test_case[{case}-{impl}]", "fullname": f"bench_cases.py::test_case[{case}-{impl}]",
-        "param": f"{case}-{impl}", "params": {"impl_name": impl},
-        "extra_info": dict(case_meta(case), impl=impl, case=case, first_call_s=median * 3),
-        "stats": {"min": q1 * 0.9, "max": q3 * 1.5, "mean": median, "stddev": median * spread, "rounds": 20,
-                  "median": median, "iqr": q3 - q1, "q1": q1, "q3": q3, "iqr_outliers": 0,
-                  "stddev_outliers": 0, "outliers": "0;0", "ld15iqr": q1, "hd15iqr": q3, "ops": 1 / median,
-                  "total": 20 * median, "iterations": 1},
+        "group": case, "name": f"test_case[{case}-{impl}]", "fullname": f"bench_suite.py::test_case[{case}-{impl}]",
+        "param": f"{case}-{impl}", "params": {"case": case, "entrant": impl},
+        "extra_info": dict(case_meta(case), impl=impl, case=case, first_call_s=median * 3, estimate=estimate(passes),
+                           pass_rounds=[ROUNDS] * PASSES),
+        "stats": stats,
     }
 
 
@@ -67,7 +76,7 @@ def make_run(machine: str, times: dict[tuple[str, str], float], *, threads: int 
         "version": "5.1.0",
         "loopvec": {
             "profile": "quick", "machine": machine, "impls": ["python", "numpy", "numba"], "threads": threads,
-            "only": [], "peak_gflops": {"float64": 50.0, "float32": 100.0}, "commit": "abc1234", "format": 1,
+            "only": [], "peak_gflops": {"float64": 50.0, "float32": 100.0}, "commit": "abc1234", "format": 2,
             "command": ["loopvec", "run", "--machine", machine], "complete": complete,
             "planned": len(benchmarks) + (0 if complete else 5), "finished": len(benchmarks),
             "timed": len(benchmarks), "skipped": skipped or [], "failed": [],
@@ -207,16 +216,16 @@ def test_compare_shows_what_differs_and_ratios(two_runs: tuple[Path, Path], caps
     assert code == 0, err
     # what differs between the machines comes first, with the thread settings
     differs = out.index("what differs")
-    assert differs < out.index("median time per call")
-    section = out[differs:out.index("median time per call")]
+    assert differs < out.index("time per call")
+    section = out[differs:out.index("time per call")]
     assert re.search(r"loopvec threads\s+library default\s+1", section)
     assert re.search(r"BLAS threads\s+4\s+1", section)
     assert "CPU Test CPU 9000" in section  # the same on both: listed as such, not as a difference
-    # ratios: overlapping interquartile ranges -> "~ same"; otherwise the ratio of medians
-    assert row(out, "forward-mnist-b0100", "numpy").rstrip().endswith("~ same")
-    assert row(out, "forward-mnist-b0100", "numba").rstrip().endswith("2x faster")
-    assert row(out, "forward-mnist-b0100", "python").rstrip().endswith("1.5x slower")
-    assert row(out, "forward-mnist-b1000", "numpy").rstrip().endswith("1.8x slower")
+    # ratios: "~ same" unless the whole interval is beyond the noise floor; else the ratio and its interval
+    assert row(out, "forward-mnist-b0100", "numpy").rstrip().endswith("~ same")  # 1% slower: inside the floor
+    assert re.search(r"2x faster ±[\d.]+%$", row(out, "forward-mnist-b0100", "numba").rstrip())
+    assert re.search(r"1\.5x slower ±[\d.]+%$", row(out, "forward-mnist-b0100", "python").rstrip())
+    assert re.search(r"1\.8x slower ±[\d.]+%$", row(out, "forward-mnist-b1000", "numpy").rstrip())
     # speedups over pure Python side by side: numba x200 in A, x600 in B at batch 100
     sp = out[out.index("speedup over pure Python"):]
     assert re.search(r"forward-mnist-b0100\s+numpy\s+x100\s+x149", sp)
@@ -232,7 +241,7 @@ def test_compare_identical_runs_all_same(two_runs: tuple[Path, Path], capsys: py
     code, out, _ = compare(capsys, two_runs[0], two_runs[0], "--fail-slower", "0")
     assert code == 0
     assert "the runs' machines and settings are the same" in out
-    assert "0 of 11 timings differ beyond the spread" in out
+    assert "0 of 11 timings changed beyond the noise floor" in out
     assert "slower" not in out.split("B vs A")[-1].split("speedup")[0]
 
 
@@ -258,7 +267,7 @@ def test_guard_triggers(two_runs: tuple[Path, Path], capsys: pytest.CaptureFixtu
     code, out, _ = compare(capsys, *two_runs, "--fail-slower", "40")
     assert code == 1
     guard = out[out.index("REGRESSION"):]
-    assert "forward-mnist-b0100 python" in guard and "50% slower" in guard  # 10 ms -> 15 ms
+    assert "forward-mnist-b0100 python" in guard and "50% slower" in guard  # 10 ms -> 15 ms, interval above 40%
     assert "forward-mnist-b1000 numpy" in guard and "80% slower" in guard  # 500 µs -> 900 µs
     assert "numba" not in guard  # faster is never a regression
 
@@ -269,12 +278,14 @@ def test_guard_does_not_trigger(two_runs: tuple[Path, Path], capsys: pytest.Capt
     assert "REGRESSION" not in out and "no timing of B is more than 80% slower than A" in out
 
 
-def test_guard_is_on_the_median_even_inside_the_spread(two_runs: tuple[Path, Path],
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    # numpy at batch 100: 100 µs -> 101 µs, "~ same" by the spread, but 1% slower in median
-    code, out, _ = compare(capsys, *two_runs, "--fail-slower", "0.5")
-    assert code == 1
-    assert re.search(r"forward-mnist-b0100 numpy: .*1% slower; inside the spread", out)
+def test_guard_uses_the_low_end_of_the_interval(two_runs: tuple[Path, Path],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # python at batch 100: 10 ms -> 15 ms (+50%, rounds scattered ±2%): the interval's low end is
+    # above +45% but not above +55%, so --fail-slower 45 fails and 55 passes
+    code, out, _ = compare(capsys, *two_runs, "--fail-slower", "45")
+    assert code == 1 and "forward-mnist-b0100 python" in out[out.index("REGRESSION"):]
+    code, out, _ = compare(capsys, *two_runs, "--fail-slower", "55")
+    assert "forward-mnist-b0100 python" not in out[out.index("regression guard") if code == 0 else out.index("REGRESSION"):]
 
 
 def test_guard_first_run_is_the_baseline(two_runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -334,7 +345,7 @@ def test_compare_machine_folder_uses_newest_complete_run(machine_folder: Path,
     assert code == 1  # the newest complete run is 2x slower everywhere
     assert "20260201T000000Z_bbbbbbb.json" in out and "ccccccc" not in out
     assert "incomplete" in err and "ccccccc" in err
-    assert row(out, "forward-mnist-b0100", "numpy").rstrip().endswith("2x slower")
+    assert row(out, "forward-mnist-b0100", "numpy").rstrip().rsplit(" ±", 1)[0].endswith("2x slower")
 
 
 def test_machine_folder_skips_broken_newest_file(machine_folder: Path) -> None:
@@ -384,7 +395,7 @@ def test_plain_pytest_benchmark_files(tmp_path: Path, capsys: pytest.CaptureFixt
     assert cells == {("test_sort", "numpy"), ("test_sort", "python"), ("test_io", "time")}
     code, out, _ = compare(capsys, a, b)
     assert code == 0
-    assert row(out, "test_sort", "numpy").rstrip().endswith("3x slower")
+    assert row(out, "test_sort", "numpy").rstrip().rsplit(" ±", 1)[0].endswith("3x slower")
     assert re.search(r"test_sort\s+numpy\s+x5\s+x1\.67", out)
 
 

@@ -16,23 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import impls
-from bench import mnist
-from bench.cli import main
-from bench.mnist import (
-    ENV_VAR,
-    IMAGES_FILE,
-    LABELS_FILE,
-    NEEDED_FILES,
-    DataError,
-    load_images_labels,
-    load_mnist,
-    load_weights,
-    read_idx,
-    run_experiment,
-    save_npz,
-)
-from impls.network import Network, random_network, to_dict
+from loopvec import impls
+from loopvec.bench.data import files, idx, weights
+from loopvec.bench.data import mnist
+from loopvec.bench.cli.main import main
+from loopvec.bench.data.files import ENV_VAR, IMAGES_FILE, LABELS_FILE, NEEDED_FILES, DataError
+from loopvec.bench.data.idx import load_images_labels, load_mnist, read_idx
+from loopvec.bench.data.mnist import run_experiment
+from loopvec.bench.data.weights import load_weights, save_npz
+from loopvec.impls.network import Network, random_network, to_dict
 
 N_IMAGES = 20
 
@@ -75,7 +67,10 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # a usage error from argparse: one line, exit 2
+        code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -242,7 +237,7 @@ def test_count_mismatch_direct(tmp_path: Path) -> None:
 def test_no_data_folder_lists_needed_files(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(DataError) as info:
-        mnist.resolve_data_dir(None)
+        files.resolve_data_dir(None)
     msg = str(info.value)
     assert "--data" in msg and ENV_VAR in msg
     for f in NEEDED_FILES:
@@ -261,8 +256,8 @@ def test_env_var_is_used_and_data_beats_it(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "a"))
-    assert mnist.resolve_data_dir(None) == tmp_path / "a"
-    assert mnist.resolve_data_dir(tmp_path / "b") == tmp_path / "b"
+    assert files.resolve_data_dir(None) == tmp_path / "a"
+    assert files.resolve_data_dir(tmp_path / "b") == tmp_path / "b"
 
 
 def test_data_folder_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -272,13 +267,13 @@ def test_data_folder_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_data_status_reports_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
-    found, why = mnist.data_status(None)
+    found, why = files.data_status(None)
     assert found is None and "no MNIST data folder" in why
     make_data(tmp_path)
-    found, why = mnist.data_status(tmp_path)
+    found, why = files.data_status(tmp_path)
     assert found is None and "sample_weight.pkl: file not found" in why
     (tmp_path / "sample_weight.pkl").write_bytes(pickle.dumps({}, protocol=3))
-    assert mnist.data_status(tmp_path) == (tmp_path, "")
+    assert files.data_status(tmp_path) == (tmp_path, "")
 
 
 # --- weights: safe pickle ---

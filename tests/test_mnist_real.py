@@ -13,18 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import impls
-from bench import mnist
-from bench.cli import main
-from impls.network import Network
+from loopvec import impls
+from loopvec.bench.data import files, idx, weights
+from loopvec.bench.data import mnist
+from loopvec.bench.cli.main import main
+from loopvec.impls.network import Network
 
-DATA_DIR, WHY = mnist.data_status(None)  # from $LOOPVEC_DATA only
-if DATA_DIR is None and not os.environ.get(mnist.ENV_VAR):
-    WHY = f"{mnist.ENV_VAR} is not set"
+DATA_DIR, WHY = files.data_status(None)  # from $LOOPVEC_DATA only
+if DATA_DIR is None and not os.environ.get(files.ENV_VAR):
+    WHY = f"{files.ENV_VAR} is not set"
 pytestmark = pytest.mark.skipif(
     DATA_DIR is None,
-    reason=f"real MNIST test set not available: {WHY}; set {mnist.ENV_VAR} to a folder holding "
-    f"{', '.join(f.name for f in mnist.NEEDED_FILES)}",
+    reason=f"real MNIST test set not available: {WHY}; set {files.ENV_VAR} to a folder holding "
+    f"{', '.join(f.name for f in files.NEEDED_FILES)}",
 )
 BOOK_ACCURACY = 0.9352
 
@@ -37,12 +38,12 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def test_set(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    return mnist.load_mnist(data_dir)
+    return idx.load_mnist(data_dir)
 
 
 @pytest.fixture(scope="module")
 def network(data_dir: Path) -> Network:
-    return mnist.load_weights(data_dir / mnist.WEIGHTS_FILE.name)
+    return weights.load_weights(data_dir / files.WEIGHTS_FILE.name)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,8 @@ def numpy_predictions(network: Network, test_set: tuple[np.ndarray, np.ndarray])
 
 
 def test_files_are_the_documented_ones(data_dir: Path) -> None:
-    for f in mnist.NEEDED_FILES:
-        path = mnist.find_data_file(data_dir, f)
+    for f in files.NEEDED_FILES:
+        path = files.find_data_file(data_dir, f)
         if path.name != f.name:
             pytest.skip(f"{path} is the uncompressed variant; sizes and sha256 refer to {f.name}")
         data = path.read_bytes()
@@ -92,9 +93,9 @@ def test_every_impl_reaches_the_books_accuracy(name: str, network: Network,
 def test_npz_conversion_keeps_the_weights(tmp_path: Path, data_dir: Path, network: Network,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sample_weight.npz"
-    assert main(["convert-weights", str(data_dir / mnist.WEIGHTS_FILE.name), str(out)]) == 0
+    assert main(["convert-weights", str(data_dir / files.WEIGHTS_FILE.name), str(out)]) == 0
     capsys.readouterr()
-    back = mnist.load_weights(out)
+    back = weights.load_weights(out)
     assert back.dtype == np.float32
     for (W, b), (W2, b2) in zip(network.layers, back.layers):
         np.testing.assert_array_equal(W, W2)

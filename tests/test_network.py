@@ -6,9 +6,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import impls
-from conftest import BOOK_X, BOOK_Y, forward_error_bound, run_forward
-from impls.network import (
+from loopvec import impls
+from helpers import forward_error_bound, run_forward
+from loopvec.impls.network import (
+    BOOK_X,
+    BOOK_Y,
     MNIST_SIZES,
     Network,
     from_dict,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import impls
-from impls.network import mnist_shaped_network, random_network
+from loopvec import impls
+from loopvec.impls.network import mnist_shaped_network, random_network
 
 pytest.importorskip("numba")
-from impls import _numba_api  # noqa: E402
+from loopvec.impls import _numba_api  # noqa: E402
 
 par = impls.get("numba-parallel")
 ref = impls.get("numpy")

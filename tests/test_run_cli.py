@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import table
+from loopvec.bench.present import fmt, rows as R
 
-LOOPVEC = [sys.executable, "-m", "bench"]
+LOOPVEC = [sys.executable, "-m", "loopvec.bench"]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -63,10 +63,12 @@ def test_run_writes_results_file_pytest_benchmark_reads(tiny_run: tuple[subproce
 def test_run_prints_table_with_speedups(tiny_run: tuple[subprocess.CompletedProcess, Path]) -> None:
     proc, out = tiny_run
     data = json.loads(only_file(out).read_text())
-    rows = {r.case: r for r in table.rows(data)}
+    rows = {r.case: r for r in R.rows(data)}
     toy = rows["forward-toy-b0001"]
-    speed = toy.median["python"] / toy.median["numpy"]
-    assert f"x{table.fmt_ratio(speed)}" in proc.stdout  # the printed speedup is the ratio of the medians in the file
+    iv = toy.speedup_iv["numpy"]  # the speedup and its interval, as stored
+    assert iv.lo <= iv.value <= iv.hi
+    assert iv.value == pytest.approx(toy.estimate["python"] / toy.estimate["numpy"])  # a ratio of the estimates
+    assert f"x{fmt.fmt_ratio(iv.value)} {fmt.pm(iv)}" in proc.stdout  # printed as stored, with its interval
     assert "crossover" in proc.stdout  # forward-toy ran at two sizes
     assert "forward-toy" in proc.stdout.split("crossover")[1]
 
@@ -101,7 +103,7 @@ def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     finished = 0
     try:
         for line in proc.stdout:  # Ctrl-C once two cases have finished
-            if "median" in line:
+            if line.startswith("[") and " passes, " in line:
                 finished += 1
                 if finished == 2:
                     proc.send_signal(signal.SIGINT)
@@ -114,7 +116,7 @@ def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     path = only_file(tmp_path)
     data = json.loads(path.read_text())
     assert data["loopvec"]["complete"] is False
-    assert 2 <= len(data["benchmarks"]) < data["loopvec"]["planned"]
+    assert 2 <= data["loopvec"]["finished"] < data["loopvec"]["planned"]
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
@@ -138,7 +140,7 @@ def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
     proc = subprocess.run([*LOOPVEC, "run", "--impl", "numpy", "--only", "mnist-real", "--results-dir",
                            str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "skipped: real MNIST not available" in proc.stdout and "LOOPVEC_DATA" in proc.stdout
+    assert "real MNIST not found: run `loopvec fetch-mnist` (or set LOOPVEC_DATA)" in proc.stdout
     assert "no case was timed" in proc.stdout
     assert "Warning" not in proc.stderr
 
@@ -153,4 +155,4 @@ def test_numba_run_records_compile_and_cached_first_calls(tmp_path: Path) -> Non
     assert "compiling" in proc.stdout and "cache=True" in proc.stdout
     (b,) = data["benchmarks"]
     assert b["extra_info"]["first_call_s"] > 0
-    assert b["extra_info"]["gflops"] == pytest.approx(b["extra_info"]["flops"] / b["stats"]["median"] / 1e9)
+    assert b["extra_info"]["gflops"] == pytest.approx(b["extra_info"]["flops"] / b["extra_info"]["estimate"] / 1e9)

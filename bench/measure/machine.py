@@ -109,3 +109,44 @@ def measure_peak(dtype: str = "float64", n: int = 2048, repeats: int = 7) -> flo
         np.dot(A, B)
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
+
+
+# ---- the one description of a run's machine, for every table, comparison and report ----
+
+def blas_of(info: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in info.get("blas", []) if isinstance(b, dict) and b.get("user_api") == "blas"]
+
+
+def describe(data: dict[str, Any]) -> dict[str, str]:
+    """What a results file's speed depends on besides the code, label -> text ('?' when unknown)."""
+    mi = data.get("machine_info", {})
+    lm = mi.get("loopvec", {}) if isinstance(mi.get("loopvec"), dict) else {}
+    lv = data.get("loopvec")
+    cpu = mi.get("cpu", {}) if isinstance(mi.get("cpu"), dict) else {}
+    blas = blas_of(lm)
+    vers = dict(lm.get("versions", {}))
+    env = {str(k): str(v) for k, v in lm.get("env", {}).items()}
+    d: dict[str, str] = {
+        "CPU": str(lm.get("cpu_model") or cpu.get("brand_raw") or mi.get("processor") or "?"),
+        "logical cores": str(lm.get("logical_cores") or cpu.get("count") or "?"),
+        "BLAS library": ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in blas) or "?",
+        "BLAS kernel": ", ".join(str(b.get("architecture")) for b in blas) or "?",
+        "BLAS threads": ", ".join(str(b.get("num_threads")) for b in blas) or "?",
+        "loopvec threads": "?" if lv is None else str(lv.get("threads") or "library default"),
+        "Numba threads": str(lm.get("numba", {}).get("num_threads", "?")),
+        "Python": str(vers.pop("python", None) or mi.get("python_version") or "?"),
+        "NumPy": str(vers.pop("numpy", "?")),
+        "Numba": str(vers.pop("numba", "?")),
+    }
+    d.update((k, str(v)) for k, v in vers.items())
+    d["OS"] = str(lm.get("os") or " ".join(x for x in (mi.get("system"), mi.get("release")) if x) or "?")
+    d["profile"] = str((lv or {}).get("profile", "?"))
+    d["environment"] = " ".join(f"{k}={v}" for k, v in env.items()) or "no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set"
+    return d
+
+
+def summary(data: dict[str, Any]) -> str:
+    """One line: CPU, cores, BLAS library/kernel/threads, loopvec and Numba threads."""
+    d = describe(data)
+    return (f"{d['CPU']}, {d['logical cores']} cores; BLAS {d['BLAS library']} {d['BLAS kernel']} "
+            f"x{d['BLAS threads']}; threads {d['loopvec threads']}; numba threads {d['Numba threads']}")

@@ -1,4 +1,4 @@
-"""`loopvec mnist` and `loopvec convert-weights`: registered by bench/cli.py."""
+"""`loopvec mnist`: the book's experiment on the real MNIST test set, through every implementation."""
 from __future__ import annotations
 
 import argparse
@@ -7,22 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.cli import CLIError, impl_names
-from bench.mnist import (
-    BATCHED,
-    BOOK_ACCURACY,
-    ENV_VAR,
-    WEIGHTS_FILE,
-    DataError,
-    Result,
-    load_mnist,
-    load_weights,
-    needed_files_text,
-    reference_predictions,
-    resolve_data_dir,
-    run_experiment,
-    save_npz,
-)
+from loopvec.bench.cli.args import clean, impl_names, positive_int
+from loopvec.bench.cli.errors import CLIError
+from loopvec.bench.data.files import BOOK_ACCURACY, ENV_VAR, WEIGHTS_FILE, DataError, needed_files_text, resolve_data_dir
+from loopvec.bench.data.idx import load_mnist
+from loopvec.bench.data.mnist import BATCHED, Result, reference_predictions, run_experiment
+from loopvec.bench.data.weights import load_weights
 
 MNIST_DESCRIPTION = f"""\
 The book's chapter-3 experiment on the real MNIST test set: classify the 10,000
@@ -34,20 +24,12 @@ the seconds one at a time and batched (forward passes only: inputs are
 converted once, before timing), and the speedup batching buys.
 Pure Python takes tens of seconds per pass; progress goes to stderr.
 
-data: --data DIR, else ${ENV_VAR}. The folder needs:
+data: --data DIR, else ${ENV_VAR}, else the folder `loopvec fetch-mnist` fills. It needs:
 {needed_files_text()}
 
 The weights pickle is read without executing anything: only NumPy arrays and
 plain containers are allowed; any other global in it is refused.
 """
-
-CONVERT_DESCRIPTION = """\
-Convert the book's sample_weight.pkl (or any .pkl/.npz holding W1, b1, W2, ...)
-into an .npz. The pickle is read safely (only NumPy arrays and plain containers;
-anything else is refused), the layer shapes are checked to chain, and OUT is
-written atomically (a temporary file in the same folder, then renamed).
-"""
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -59,31 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"weights, .pkl or .npz (default: {WEIGHTS_FILE.name} in the data folder)")
     p.add_argument("--impl", nargs="+", metavar="NAME",
                    help="implementations to run (default: every available one; see `loopvec list`)")
-    p.add_argument("--batch", default="100", metavar="N", help="images per batch in the batched run (default 100)")
-    p.add_argument("--limit", metavar="N", help="use only the first N test images (default: all)")
+    p.add_argument("--batch", type=positive_int, default=100, metavar="N", help="images per batch in the batched run (default 100)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N test images (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=cmd_mnist)
-
-    p = subparsers.add_parser(
-        "convert-weights", help="turn the book's sample_weight.pkl into .npz (safely)",
-        description=CONVERT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("input", metavar="IN.pkl", help="weights to read (.pkl, read safely, or .npz)")
-    p.add_argument("output", metavar="OUT.npz", help="the .npz to write (replaced atomically if it exists)")
-    p.set_defaults(func=cmd_convert_weights)
-
-
-def _positive(text: str | None, option: str, default: int | None = None) -> int | None:
-    # Checked here rather than by argparse so that a bad value is one line, like every other error.
-    if text is None:
-        return default
-    try:
-        n = int(text)
-    except ValueError:
-        raise CLIError(f"{option}: expected a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise CLIError(f"{option}: expected a whole number >= 1, got {n}")
-    return n
 
 
 class _StderrProgress:
@@ -105,13 +66,11 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     try:
         return _mnist(args)
     except DataError as exc:  # a ValueError, not an InputError: make it the one-line exit-2 kind
-        raise CLIError(str(exc)) from None
+        raise CLIError(clean(exc)) from None
 
 
 def _mnist(args: argparse.Namespace) -> int:
-    batch = _positive(args.batch, "--batch", 100)
-    limit = _positive(args.limit, "--limit")
-    assert batch is not None
+    batch, limit = args.batch, args.limit
     names = impl_names(args.impl)
     data_dir = resolve_data_dir(args.data)
     weights_path = Path(args.weights) if args.weights else data_dir / WEIGHTS_FILE.name
@@ -177,14 +136,3 @@ def _print_table(results: list[Result], disagreements: dict[str, int], data_dir:
             print(f"note: {r.name}: {r.modes_disagree} predictions differ between one at a time and {BATCHED}")
     print()
     print("seconds: forward passes only (inputs converted once before timing); speedup = one at a time / batched")
-
-
-def cmd_convert_weights(args: argparse.Namespace) -> int:
-    try:
-        network = load_weights(args.input)
-        out = save_npz(network, args.output)
-    except DataError as exc:
-        raise CLIError(str(exc)) from None
-    layers = ", ".join(f"W{k} {W.shape} b{k} {b.shape}" for k, (W, b) in enumerate(network.layers, start=1))
-    print(f"wrote {out}: {layers}, {network.dtype}")
-    return 0

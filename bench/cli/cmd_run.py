@@ -1,0 +1,200 @@
+"""`loopvec run`: the benchmark suite, a table, and a results file that nothing can half-write."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from loopvec.bench.cli.args import clean, impl_names, machine_name, pattern, percent, positive_int
+from loopvec.bench.cli.errors import CLIError
+
+DESCRIPTION = """\
+Run every case (activation functions, dot, the toy and the MNIST-shaped networks,
+the book's one-at-a-time versus batched experiment, and the real MNIST test set
+when it is found) through every implementation: check each answer against numpy,
+compile Numba outside the timer, then time the implementations of each case side
+by side in interleaved passes (A B C, B C A, ...) with pytest-benchmark, print one
+table (time per call, speedup over pure Python with its 95% interval, GFLOP/s and
+share of the machine's measured peak) and write
+results/<machine>/<UTC timestamp>_<commit>.json.
+
+The quick profile takes about 2 minutes on 2 cores; full sweeps more sizes (10-15
+minutes). Case ids look like forward-mnist-b0100-numpy; --list prints them.
+Ctrl-C, SIGTERM or a closed terminal stop the run and keep the finished cases in a
+file marked incomplete. Exit codes: 0 done, 1 a wrong answer, 2 bad input,
+130 interrupted."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from loopvec.bench.measure.machine import default_machine_name
+
+    p = sub.add_parser("run", help="run the benchmark suite and print the table", description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", choices=["quick", "full"], default="quick", help="case sizes (default: quick)")
+    p.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to run (default: all available)")
+    p.add_argument("--only", action="append", type=pattern, metavar="PATTERN",
+                   help="only case ids containing PATTERN (or matching it as a glob, e.g. 'forward-*-numpy'); "
+                        "repeatable")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="BLAS and Numba threads for the run (default: the libraries' own default)")
+    p.add_argument("--precision", type=percent, metavar="PCT",
+                   help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
+                        "±PCT%% or the case's (raised) time cap is reached (default: ±2%% within the profile's cap)")
+    p.add_argument("--machine", type=machine_name, metavar="NAME",
+                   help=f"results folder name (default: host and CPU, here {default_machine_name()!r})")
+    p.add_argument("--results-dir", default="results", metavar="DIR", help="where results go (default: ./results)")
+    p.add_argument("--data", metavar="DIR",
+                   help="real MNIST folder for the mnist-real cases (default: $LOOPVEC_DATA, then the folder "
+                        "`loopvec fetch-mnist` fills)")
+    p.add_argument("--list", action="store_true", help="print the case ids that would run, and exit")
+    p.set_defaults(func=cmd_run)
+
+
+def short_commit() -> str:
+    """The loopvec checkout's commit (with -dirty), or 'nogit' outside a checkout.
+
+    Looks where the code is (an editable install) and then in the current folder
+    (`pip install .` run from a clone)."""
+    here = Path(__file__).resolve().parents[2]
+    for src in (here, Path.cwd()):
+        if (src / "bench" / "bench_suite.py").exists() and (src / ".git").exists():
+            try:
+                rev = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=src, capture_output=True,
+                                     text=True, timeout=10)
+                if rev.returncode != 0:
+                    return "nogit"
+                dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "impls",
+                                        "bench", "pyproject.toml"], cwd=src, capture_output=True, text=True,
+                                       timeout=10).stdout.strip()
+                return rev.stdout.strip() + ("-dirty" if dirty else "")
+            except (OSError, subprocess.SubprocessError):
+                return "nogit"
+    return "nogit"
+
+
+class Out:
+    """Progress and table on stdout; if stdout closes (`| head`), the run goes on silently."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __call__(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _prepare_data(data: str | None) -> None:
+    """--data (or $LOOPVEC_DATA, or the default folder) checked before any case runs."""
+    from loopvec.bench.data.files import ENV_VAR, DataError, resolve_data_dir
+    from loopvec.bench.data.mnist import load_real
+
+    if data is None and not os.environ.get(ENV_VAR):
+        return  # the default folder: used when present, else the real-MNIST cases are skipped
+    try:
+        folder = resolve_data_dir(data)
+        os.environ[ENV_VAR] = str(folder.resolve())  # read by the real-MNIST cases
+        load_real()  # a broken file is a clear error now, not a "wrong answer" later
+    except DataError as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+
+
+def _save(data: dict[str, Any], final: Path, say: Any) -> Path:
+    """Write the results; if that fails, the same file under the temporary folder, and say so."""
+    from loopvec.bench.store.atomic import WriteError, write_atomic
+
+    text = json.dumps(data, indent=1)
+    try:
+        return write_atomic(final, text, unique=True)
+    except WriteError as exc:
+        fallback = Path(tempfile.gettempdir()) / "loopvec-results" / final.parent.name / final.name
+        print(f"loopvec run: cannot save the results where asked: {exc}", file=sys.stderr)
+        fallback.parent.mkdir(parents=True, exist_ok=True)
+        path = write_atomic(fallback, text, unique=True)
+        print(f"loopvec run: saved them instead to {path}", file=sys.stderr)
+        return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from loopvec.bench.measure import machine
+    from loopvec.bench.measure import workloads as W
+    from loopvec.bench.measure.runner import run_suite
+    from loopvec.bench.present.table import format_table
+    from loopvec.bench.store.atomic import WriteError, probe_writable
+
+    names = impl_names(args.impl)
+    if args.threads is not None and "numba-parallel" in names:
+        import numba
+
+        if args.threads > numba.config.NUMBA_NUM_THREADS:
+            raise CLIError(f"--threads {args.threads}: numba-parallel can use at most "
+                           f"{numba.config.NUMBA_NUM_THREADS} threads here (NUMBA_NUM_THREADS); "
+                           f"expected 1..{numba.config.NUMBA_NUM_THREADS}")
+    if args.data is not None and not Path(args.data).is_dir():
+        raise CLIError(f"--data {clean(args.data)}: not a folder")
+    chosen = W.select(args.profile, names, args.only)
+    if not chosen:
+        raise CLIError(f"no case matches --only {' '.join(args.only or [])!r} for implementations "
+                       f"{', '.join(names)}; `loopvec run --list` shows the case ids")
+    if args.list:
+        for case, entrants in chosen:
+            for e in entrants:
+                print(f"{case.id}-{e}")
+        return 0
+    _prepare_data(args.data)
+    machine_name_ = args.machine or machine.default_machine_name()
+    folder = Path(args.results_dir) / machine_name_
+    try:
+        probe_writable(folder)  # a read-only or missing-permission folder fails now, not after the run
+    except WriteError as exc:
+        raise CLIError(f"--results-dir {clean(args.results_dir)}: {exc}") from None
+    started = dt.datetime.now(dt.timezone.utc)
+    commit = short_commit()
+    say = Out()
+    say(f"machine   {machine_name_}: {machine.cpu_model()}, {os.cpu_count()} logical cores")
+    env = machine.speed_env()
+    say(f"env       {' '.join(f'{k}={v}' for k, v in env.items()) or 'no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set'}")
+    say(f"impls     {', '.join(names)}; threads {args.threads or 'library defaults'}")
+    info = {"profile": args.profile, "machine": machine_name_, "impls": names, "threads": args.threads,
+            "only": args.only or [], "precision": args.precision, "command": ["loopvec", *sys.argv[1:]],
+            "started_utc": started.isoformat(timespec="seconds"), "commit": commit}
+    data, progress = run_suite(args.profile, names, args.only or [], args.threads, args.precision, info, say)
+
+    # From here on nothing may interrupt the save: a second Ctrl-C or a SIGTERM waits.
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT),
+                                                          getattr(signal, "SIGHUP", signal.SIGINT))}
+    try:
+        if data is None:
+            if progress.interrupted:
+                say("\ninterrupted before any case finished: nothing to save")
+                return 130
+            say("\nno case was timed (all skipped or failed): nothing to save")
+            return 1 if progress.failed else 0
+        path = _save(data, folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json", say)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    say("")
+    say(format_table(data))
+    if say.closed:
+        print(f"loopvec run: stdout was closed; the run went on and saved its results to {path}", file=sys.stderr)
+    if progress.interrupted:
+        say(f"\ninterrupted: kept {data['loopvec']['finished']} finished cases in {path} (marked incomplete)")
+        return 130
+    say(f"\nresults: {path}")
+    if progress.failed:
+        say(f"{len(progress.failed)} case(s) gave a wrong answer and were not timed: "
+            + ", ".join(f["id"] for f in progress.failed))
+        return 1
+    return 0

@@ -1,0 +1,89 @@
+"""The pytest plugin of the benchmark suite: options, interleaved parametrization, pass skipping.
+
+Used two ways: `loopvec run` registers this module with pytest.main; `pytest bench`
+finds it through bench/conftest.py. With benchmarks disabled (plain `pytest`, as in
+CI) each entrant of each case runs once, to check its answer. With benchmarks
+enabled, the items are (case, entrant, pass) in rotated order, and passes a case no
+longer needs are not run at all (see schedule.py).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from loopvec import impls
+from loopvec.bench.measure import schedule as S
+from loopvec.bench.measure import workloads as W
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("loopvec")
+    g.addoption("--loopvec-profile", default="quick", choices=sorted(W.PROFILES), help="case sizes (default quick)")
+    g.addoption("--loopvec-impl", action="append", default=[], help="implementation to run (repeatable; default all)")
+    g.addoption("--loopvec-only", action="append", default=[],
+                help="run only case ids matching this substring or glob (repeatable)")
+    g.addoption("--loopvec-precision", type=float, default=None, metavar="PCT",
+                help="add passes to a case until its ratio intervals are within ±PCT%% or its time cap")
+
+
+def benchmarks_enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("benchmark_enable", False) or not config.getoption("benchmark_disable", False))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    timing = S.TIMINGS[config.getoption("--loopvec-profile")]
+    pct = config.getoption("--loopvec-precision")
+    if pct is not None:
+        timing = S.Timing(**{**timing.__dict__, "precision": pct / 100.0,
+                             "case_cap_s": timing.case_cap_s * 4, "max_passes": timing.max_passes * 2})
+    S.SCHEDULE.append(S.Schedule(timing, benchmarks_enabled(config)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if S.SCHEDULE:
+        S.SCHEDULE.pop()
+
+
+def selected(config: pytest.Config) -> list[tuple[W.Workload, list[str]]]:
+    names = list(dict.fromkeys(config.getoption("--loopvec-impl"))) or impls.available()
+    return W.select(config.getoption("--loopvec-profile"), names, config.getoption("--loopvec-only"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "pass_no" not in metafunc.fixturenames:
+        return
+    sched = S.current()
+    params = []
+    for case, entrants in selected(metafunc.config):
+        sched.add(case, entrants)
+        passes = sched.passes_planned()
+        for k in range(passes):
+            for e in S.rotated(entrants, k):
+                suffix = f"-pass{k:02d}" if passes > 1 else ""
+                params.append(pytest.param(case, e, k, id=f"{case.id}-{e}{suffix}"))
+    metafunc.parametrize(("case", "entrant", "pass_no"), params)
+
+
+def _params(item: pytest.Item) -> dict[str, Any] | None:
+    spec = getattr(item, "callspec", None)
+    return spec.params if spec is not None and "pass_no" in spec.params else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Run pass 0 always; a later pass only while the schedule says the case needs it."""
+    p = _params(item)
+    if p is None:
+        return None
+    sched = S.current()
+    st = sched.cases[p["case"].id]
+    if not st.started:
+        st.started = time.perf_counter()
+    st.seconds = time.perf_counter() - st.started
+    if p["pass_no"] == 0:
+        return None
+    if p["entrant"] in st.excluded or not sched.pass_needed(p["case"].id, p["pass_no"]):
+        return True  # handled: this pass is not needed, nothing to report
+    return None

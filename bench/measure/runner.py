@@ -1,0 +1,249 @@
+"""Run the benchmark suite through pytest-benchmark and build the results (pytest-benchmark JSON).
+
+The results are pytest-benchmark's JSON layout (so `pytest-benchmark compare` reads
+them): one benchmark per (case, entrant), whose stats are pytest-benchmark's own
+statistics over every round of every pass, with the raw round times and their
+passes, plus loopvec's additions: extra_info["estimate"] (the per-call time ratios
+are computed from), the speedup over pure Python and the ratio to numpy with 95%
+intervals, machine_info["loopvec"] and a top-level "loopvec" section (profile,
+completeness, skipped and failed cases, peak, noise per case).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from loopvec.bench.measure import machine, stats
+from loopvec.bench.measure import schedule as S
+from loopvec.bench.measure.probe import numba_startup
+from loopvec.bench.measure.workloads import YARDSTICK
+
+SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
+FORMAT = 2  # 2: interleaved passes, estimates and intervals
+NOISY_PCT = 10.0  # a case whose widest ratio interval is wider than ±10% is marked noisy
+
+Say = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def thread_limit(n: int | None) -> Iterator[None]:
+    """BLAS (threadpoolctl) and Numba threads set to n for the block."""
+    if n is None:
+        yield
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    old = numba.get_num_threads()
+    with threadpool_limits(limits=n):
+        numba.set_num_threads(n)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(old)
+
+
+@dataclass
+class Progress:
+    """pytest plugin: a line per finished case, and who was skipped or failed."""
+
+    say: Say
+    sched: S.Schedule | None = None
+    planned: int = 0
+    finished: int = 0
+    current: str | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.sched = S.current()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        assert self.sched is not None
+        self.planned = len(self.sched.cases)
+        n = sum(len(st.entrants) for st in self.sched.cases.values())
+        self.say(f"running {self.planned} cases ({n} timings), in interleaved passes")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        case_id = item.callspec.params["case"].id if hasattr(item, "callspec") else None
+        if case_id != self.current:
+            self._finish_current()
+            self.current = case_id
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.interrupted:
+            self._finish_current()
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        report = yield
+        name = item.callspec.id if hasattr(item, "callspec") else item.name
+        name = name.split("-pass", 1)[0]
+        if report.skipped and report.when in ("setup", "call"):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            self.skipped.append({"id": name, "reason": reason.removeprefix("Skipped: ")})
+        elif report.failed and report.when == "call":
+            msg = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else "failed"
+            self.failed.append({"id": name, "message": msg})
+        return report
+
+    def _finish_current(self) -> None:
+        if self.current is None or self.sched is None:
+            return
+        st = self.sched.cases[self.current]
+        st.seconds = time.perf_counter() - st.started if st.started else 0.0
+        st.done = True
+        self.finished += 1
+        self.say(case_line(self.finished, self.planned, st))
+        self.current = None
+
+
+def case_line(i: int, n: int, st: S.CaseState) -> str:
+    from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm
+
+    head = f"[{i:>3}/{n}] {st.case.id:<26}"
+    timed = st.timed()
+    if not timed:
+        return f"{head} not timed: " + "; ".join(sorted(set(st.excluded.values())))[:160]
+    passes = max(len(st.passes[e]) for e in timed)
+    bits = []
+    ivs = st.intervals(st.case.id)
+    for e in timed:
+        sp = ivs.get(("python", e))
+        bits.append(f"{e} {fmt_time(stats.estimate(st.passes[e]))}"
+                    + (f" x{fmt_ratio(sp.value)} {pm(sp)}" if sp else ""))
+    return f"{head} {passes} passes, {st.seconds:.1f} s: " + ", ".join(bits)
+
+
+def noise_record(st: S.CaseState) -> dict[str, Any]:
+    """Per case: CPU steal and other load while it ran, how its rounds scattered, and
+    whether its widest interval makes it noisy (with the reason when one is known)."""
+    widest = st.widest(st.case.id)
+    spread = max((stats.round_spread(st.passes[e]) for e in st.timed()), default=0.0)
+    steal, other = st.noise.steal_pct(), st.noise.other_load_pct()
+    rec: dict[str, Any] = {
+        "widest_pct": None if widest == float("inf") else round(100 * widest, 2),
+        "steal_pct": None if steal is None else round(steal, 2),
+        "other_load_pct": None if other is None else round(other, 2),
+        "round_spread_pct": round(100 * spread, 2), "seconds": round(st.seconds, 2),
+        "passes": max((len(st.passes[e]) for e in st.timed()), default=0), "stopped": st.reached or "max passes",
+    }
+    noisy = rec["widest_pct"] is not None and rec["widest_pct"] > NOISY_PCT
+    rec["noisy"] = noisy
+    if noisy:
+        rec["reason"] = (f"steal {steal:.0f}%" if steal is not None and steal >= 5 else
+                         f"other load {other:.0f}%" if other is not None and other >= 20 else
+                         f"rounds scatter {100 * spread:.0f}%" if spread >= 0.1 else "few passes")
+    return rec
+
+
+def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
+    """One pytest-benchmark entry per (case, entrant) of every finished case."""
+    out = []
+    for case_id, st in sched.cases.items():
+        if not st.done:
+            continue
+        ivs = st.intervals(case_id)
+        for e in st.timed():
+            ready, passes = st.ready[e], st.passes[e]
+            est = stats.estimate(passes)
+            extra: dict[str, Any] = dict(st.case.info(), impl=e, first_call_s=ready.first_call_s,
+                                         iterations=ready.iterations, estimate=est, passes=len(passes),
+                                         pass_rounds=[len(p) for p in passes])
+            flops = extra.get("flops")
+            if flops:
+                extra["gflops"] = flops / est / 1e9
+            for key, pair in (("speedup", ("python", e)), ("vs_numpy", ("numpy", e))):
+                if pair in ivs:
+                    extra[key] = ivs[pair].as_dict()
+            if e == YARDSTICK and ("numpy", YARDSTICK) in ivs:
+                extra["numpy_over_matmuls"] = ivs[("numpy", YARDSTICK)].as_dict()
+            name = f"test_case[{case_id}-{e}]"
+            out.append({
+                "group": case_id, "name": name, "fullname": f"bench_suite.py::{name}",
+                "params": {"case": case_id, "entrant": e}, "param": f"{case_id}-{e}", "extra_info": extra,
+                "options": {"disable_gc": True, "timer": "perf_counter", "min_rounds": len(passes),
+                            "max_time": None, "min_time": None, "warmup": False},
+                "stats": stats.merged_stats(passes, ready.iterations),
+            })
+    return out
+
+
+def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict[str, Any] | None:
+    """The results JSON of the finished cases, or None when no case was timed."""
+    from pytest_benchmark import __version__ as pb_version
+    from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
+    from pytest_benchmark.utils import get_commit_info
+
+    entries = benchmark_entries(sched)
+    if not entries:
+        return None
+    done = [st for st in sched.cases.values() if st.done]
+    mi = pytest_benchmark_generate_machine_info()
+    mi["loopvec"] = machine.machine_info()
+    complete = not progress.interrupted and len(done) == len(sched.cases)
+    lv = dict(info, format=FORMAT, complete=complete, planned=len(sched.cases), finished=len(done),
+              timed=len(entries), skipped=progress.skipped, failed=progress.failed,
+              finished_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              estimator={"per_pass": "min", "quantile": stats.ESTIMATOR_QUANTILE,
+                         "interval": f"{100 * stats.CONFIDENCE:g}% paired bootstrap over passes, "
+                                     f"{stats.BOOTSTRAP_RESAMPLES} resamples"},
+              timing=dict(sched.timing.__dict__),
+              noise={st.case.id: noise_record(st) for st in done})
+    return {"machine_info": mi, "commit_info": get_commit_info(), "benchmarks": entries,
+            "datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "version": pb_version, "loopvec": lv}
+
+
+def pytest_args(profile: str, names: list[str], only: list[str], precision: float | None, storage: str) -> list[str]:
+    args = [
+        str(SUITE_FILE), "-c", os.devnull, "--rootdir", str(SUITE_FILE.parent), "--noconftest",
+        "--import-mode=importlib", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:terminal",
+        "-p", "no:randomly", "-p", "no:xdist", "-W", "ignore::pytest.PytestWarning",
+        "--benchmark-enable", "--benchmark-disable-gc", "--benchmark-quiet", f"--benchmark-storage=file://{storage}",
+        f"--loopvec-profile={profile}", *[f"--loopvec-impl={n}" for n in names],
+        *[f"--loopvec-only={p}" for p in only],
+    ]
+    if precision is not None:
+        args.append(f"--loopvec-precision={precision}")
+    return args
+
+
+def run_suite(profile: str, names: list[str], only: list[str], threads: int | None, precision: float | None,
+              info: dict[str, Any], say: Say) -> tuple[dict[str, Any] | None, Progress]:
+    """Measure the peak, probe Numba's first call, run the suite; the results and what happened."""
+    from loopvec.bench.measure import plugin
+
+    progress = Progress(say)
+    with thread_limit(threads), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
+        say("measuring peak: large np.dot ...")
+        dtypes = ["float64", "float32"]
+        info["peak_gflops"] = {d: round(machine.measure_peak(d), 2) for d in dtypes}
+        say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
+        say("timing Numba's first call in a new process: compiling, then loading the cache ...")
+        info["numba_startup"] = numba_startup(names, threads)
+        try:
+            pytest.main(pytest_args(profile, names, only, precision, storage), plugins=[plugin, progress])
+        except KeyboardInterrupt:
+            progress.interrupted = True
+        assert progress.sched is not None
+        data = results(progress.sched, progress, info)
+        if data is not None and not progress.interrupted:
+            say("measuring peak again ...")
+            again = {d: round(machine.measure_peak(d), 2) for d in dtypes}
+            data["loopvec"]["peak_gflops_measured"] = {d: [info["peak_gflops"][d], again[d]] for d in dtypes}
+            data["loopvec"]["peak_gflops"] = {d: max(info["peak_gflops"][d], again[d]) for d in dtypes}
+    return data, progress

@@ -1,0 +1,55 @@
+"""The benchmark test: one pass of one entrant of one case, timed by pytest-benchmark.
+
+Pass 0 of an entrant first validates (the first call, which is when Numba compiles
+or loads its cache: timed separately as first_call_s), then calibrates; a wrong
+answer fails the test and is never timed. Every pass then runs
+benchmark.pedantic(rounds, iterations) and hands the rounds to the schedule.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loopvec.bench.measure import schedule as S
+from loopvec.bench.measure import workloads as W
+
+
+def prepare(sched: S.Schedule, st: S.CaseState, case: W.Workload, entrant: str) -> S.Ready:
+    reason = W.skip_reason(case, entrant)
+    if reason:
+        st.excluded[entrant] = reason
+        pytest.skip(reason)
+    try:
+        setup, check = W.setup(case, entrant)
+        out, first_call_s = S.timed_call(setup.fn, setup.args)  # Numba compiles (or loads its cache) here
+        problem = check(setup.to_numpy(out))
+    except Exception as exc:
+        problem = f"raised {type(exc).__name__}: {' '.join(str(exc).split())}"
+    if problem:
+        st.excluded[entrant] = f"wrong answer, not timed: {problem}"
+        pytest.fail(f"{case.id}-{entrant}: wrong answer, not timed: {problem}", pytrace=False)
+    iterations, rounds = sched.calibrate(setup) if sched.enabled else (1, 1)
+    ready = st.ready[entrant] = S.Ready(setup, first_call_s, iterations, rounds)
+    return ready
+
+
+def run_pass(benchmark: Any, case: W.Workload, entrant: str, k: int) -> None:
+    sched = S.current()
+    st = sched.cases[case.id]
+    if entrant in st.excluded:
+        pytest.skip(st.excluded[entrant])
+    ready = st.ready.get(entrant) or prepare(sched, st, case, entrant)
+    benchmark.group = case.id
+    benchmark.extra_info.update(case.info(), impl=entrant, first_call_s=ready.first_call_s,
+                                iterations=ready.iterations)
+    st.noise.start()
+    try:
+        benchmark.pedantic(ready.setup.fn, args=ready.setup.args, rounds=ready.rounds,
+                           iterations=ready.iterations, warmup_rounds=0)
+    finally:
+        st.noise.stop()
+    if sched.enabled and benchmark.stats is not None:
+        rounds = list(benchmark.stats.stats.data)  # per-call seconds of each round of this pass
+        if rounds:
+            st.passes.setdefault(entrant, []).append(rounds)

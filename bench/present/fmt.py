@@ -1,0 +1,29 @@
+"""How times, ratios and intervals are written in every table."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale or unit == "ns":
+            v = seconds / scale
+            return f"{v:.3g} {unit}" if v < 1000 else f"{v:.0f} {unit}"
+    return f"{seconds:g} s"
+
+
+def fmt_ratio(r: float) -> str:
+    """3 significant digits, never exponent notation: 0.341, 28.7, 1,087."""
+    return f"{r:,.0f}" if r >= 1000 else f"{r:.3g}"
+
+
+def pm(interval: Any) -> str:
+    """An interval as '±3%' (the larger side, rounded up to a whole percent below 10%: '±0.4%' stays)."""
+    if interval is None:
+        return "±?"
+    h = 100 * interval.half_width
+    return f"±{h:.1f}%" if h < 1 else f"±{h:.0f}%"
+
+
+def size_label(unit: str, size: int) -> str:
+    return {"elements": "n=", "n": "n=", "batch": "b=", "samples": "n="}.get(unit, "") + f"{size:,}"

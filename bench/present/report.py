@@ -1,0 +1,166 @@
+"""`loopvec report`: results/README.md from every machine's newest complete run, with the plots.
+
+For each machine folder (RESULTS_DIR/<machine>/) the newest complete run is used; the
+README holds, per machine, the table of `loopvec run` and the run's environment, and
+links the plots (present/plots.py). Everything is written atomically, so concurrent
+reports never leave a half-written page.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from loopvec.bench.measure.machine import describe
+from loopvec.bench.present.plots import (MARKER, _file_stem, plot_gflops, plot_headline, plot_machines_forward,
+                                         plot_speedup, plot_time)
+from loopvec.bench.present.table import format_table
+from loopvec.bench.store.atomic import WriteError, write_atomic
+from loopvec.bench.store.find import newest_runs
+from loopvec.bench.store.results import ResultsError, load_run
+
+
+class ReportError(ValueError):
+    """Nothing to report from, or nowhere to write it; one line."""
+
+
+# ------------------------------------------------------------------ README
+
+INTRO = """\
+# Benchmark results
+
+{marker}
+
+The newest complete run of every machine folder here (`<machine>/<UTC time>_<commit>.json`,
+written by `loopvec run`), as tables and plots. Regenerate this page and its plots with
+
+    loopvec report            # or: loopvec report RESULTS_DIR
+
+after adding a run (`loopvec run --machine NAME`); compare two machines or runs in the
+terminal with `loopvec compare results/A results/B`.
+
+## How to read the tables
+
+- Each cell is the **median time per call** of one implementation on one case (pytest-benchmark,
+  many rounds; the interquartile range is in the JSON and shaded in the plots).
+- **xN** is the speedup over pure Python on the same case in the same run: pure Python's median
+  divided by this one's. x0.5 means twice as *slow* as the loops.
+- **capped**: pure Python was not timed because one call would take too long; **WRONG**: the
+  implementation's answer disagreed with numpy, so it was not timed.
+- **GFLOP/s (best, % of peak)**: the fastest implementation's rate of floating-point operations
+  (2 per multiply-add of the dense layers), and that rate as a share of the machine's measured
+  peak: a large `np.dot`, timed before and after the cases, the higher kept. Small cases stay far below the peak:
+  their time is the fixed cost of a call, not arithmetic.
+- **crossover**: the smallest size at which numpy beats pure Python; below it, NumPy's fixed cost
+  per call outweighs the work.
+- Timings depend on the machine, the BLAS library and its threads: each machine's section says
+  what they were. Numbers from different machines are only comparable with that in mind.
+"""
+
+
+def _md_rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def build_readme(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], plots: dict[str, list[tuple[str, str]]],
+                 cross: list[tuple[str, str]], notes: list[str]) -> str:
+    out = [INTRO.format(marker=MARKER)]
+    out.append("## Machines\n")
+    out.append("| machine | CPU | cores | BLAS | threads | peak float64 | run |")
+    out.append("|---|---|---|---|---|---|---|")
+    for m, (p, data) in runs.items():
+        d = describe(data)
+        pk = data.get("loopvec", {}).get("peak_gflops", {}).get("float64")
+        peak = f"{pk:.1f} GFLOP/s" if pk else "?"
+        threads = d["loopvec threads"] if not d["loopvec threads"].isdigit() else f"--threads {d['loopvec threads']}"
+        out.append(f"| [{m}](#machine-{m.lower()}) | {d['CPU']} | {d['logical cores']} | {d['BLAS library']} "
+                   f"{d['BLAS kernel']} ({d['BLAS threads']} threads) | {threads} | {peak} | "
+                   f"[{str(data.get('datetime', '?'))[:10]}]({_md_rel(p, root)}) |")
+    out.append("")
+    if cross:
+        out.append("## Across machines\n")
+        for title, fname in cross:
+            out.append(f"![{title}]({fname})\n")
+    for m, (p, data) in runs.items():
+        lv = data.get("loopvec", {})
+        out.append(f"## Machine {m}\n")
+        cmd = " ".join(lv.get("command", [])) if lv.get("command") else ""
+        when = str(data.get("datetime", "?"))[:16].replace("T", " ")
+        out.append(f"Run [`{_md_rel(p, root)}`]({_md_rel(p, root)}): profile {lv.get('profile', '?')}, "
+                   f"{when} UTC, commit {lv.get('commit', '?')}, {len(data.get('benchmarks', []))} timings"
+                   + (f", `{cmd}`" if cmd else "") + ".\n")
+        out.append("| environment | |")
+        out.append("|---|---|")
+        for k, v in describe(data).items():
+            out.append(f"| {k} | {v.replace('|', '/')} |")
+        out.append("")
+        out.append("```text")
+        out.append(format_table(data, header=False).rstrip())
+        out.append("```\n")
+        for title, fname in plots.get(m, []):
+            out.append(f"![{title}]({fname})\n")
+    if notes:
+        out.append("## Notes\n")
+        out += [f"- {n}" for n in notes]
+        out.append("")
+    return "\n".join(line.rstrip() for line in "\n".join(out).splitlines()).rstrip() + "\n"
+
+
+def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any]]:
+    """Write root/README.md and the plots; (warnings, plots written, the README, the runs used)."""
+    if not root.is_dir():
+        raise ReportError(f"{root}: no such folder (run `loopvec run` first, which writes {root}/<machine>/*.json)")
+    warnings: list[str] = []
+    try:
+        found = newest_runs(root, warnings)
+    except (ResultsError, OSError) as exc:
+        raise ReportError(str(exc)) from None
+    if not found:
+        hint = (" (it holds results files itself: give the folder above it)" if any(root.glob("*.json"))
+                else " (expected RESULTS_DIR/<machine>/<timestamp>_<commit>.json, written by `loopvec run`)")
+        why = f": {'; '.join(warnings)}" if warnings else ""
+        raise ReportError(f"{root}: no machine folder with a complete run{hint}{why}")
+    runs: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for m, p in found.items():
+        try:
+            runs[m] = (p, load_run(p))
+        except ResultsError as exc:  # changed since it was resolved
+            warnings.append(f"left out machine {m}: {exc}")
+    import matplotlib  # lazily: the other commands do not need it
+
+    matplotlib.use("Agg")
+
+    used: set[str] = set()
+    plots: dict[str, list[tuple[str, str]]] = {}
+    written: list[Path] = []
+    try:
+        for m, (p, data) in runs.items():
+            stem = _file_stem(m, used)
+            plots[m] = []
+            for kind, fn, title in (("time", plot_time, "time per call versus size"),
+                                    ("speedup", plot_speedup, "speedup over pure Python versus size"),
+                                    ("gflops", plot_gflops, "achieved GFLOP/s versus batch size, against the peak")):
+                target = root / f"{stem}-{kind}.png"
+                if fn(m, data, target):
+                    plots[m].append((f"{m}: {title}", target.name))
+                    written.append(target)
+        datas = {m: d for m, (_, d) in runs.items()}
+        cross = []
+        for fname, fn, title in (("headline.png", plot_headline, "MNIST-shaped forward at batch 1, 100, 1 000, every machine"),
+                                 ("machines-forward-mnist.png", plot_machines_forward,
+                                  "MNIST-shaped forward, time versus batch, machines compared")):
+            if fn(datas, root / fname):
+                cross.append((title, fname))
+                written.append(root / fname)
+        prefix = f"{root}{os.sep}"
+        notes = [w.replace(prefix, "") for w in warnings]  # paths relative to the README
+        if not any(f == "headline.png" for _, f in cross):
+            notes.append("no machine's run has the headline cases (forward-mnist at batch 1, 100, 1 000)")
+        readme = root / "README.md"
+        write_atomic(readme, build_readme(root, runs, plots, cross, notes))
+    except OSError as exc:  # WriteError too
+        raise ReportError(f"cannot write into {root}: {exc}") from None
+    return warnings, written, readme, runs

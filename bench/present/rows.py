@@ -1,0 +1,110 @@
+"""A results file as rows: one per case, each with its entrants' estimates, intervals and raw passes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopvec.bench.measure.stats import Interval
+from loopvec.bench.measure.workloads import YARDSTICK
+from loopvec.bench.present.order import ordered, split_id
+
+
+@dataclass
+class Row:
+    case: str
+    workload: str
+    size: int
+    unit: str
+    dtype: str
+    flops: int | None
+    estimate: dict[str, float] = field(default_factory=dict)  # per-call seconds ratios are computed from
+    median: dict[str, float] = field(default_factory=dict)
+    q1: dict[str, float] = field(default_factory=dict)
+    q3: dict[str, float] = field(default_factory=dict)
+    passes: dict[str, list[list[float]]] = field(default_factory=dict)  # raw rounds per pass (format 2)
+    speedup_iv: dict[str, Interval] = field(default_factory=dict)  # over pure Python, stored by the run
+    vs_numpy_iv: dict[str, Interval] = field(default_factory=dict)
+    first_call: dict[str, float] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)  # impl -> source hash
+    note: dict[str, str] = field(default_factory=dict)  # impl -> "capped" / "WRONG" / "skip"
+
+    def speedup(self, impl: str) -> float | None:
+        iv = self.speedup_iv.get(impl)
+        if iv is not None:
+            return iv.value
+        if "python" in self.estimate and impl in self.estimate:
+            return self.estimate["python"] / self.estimate[impl]
+        return None
+
+    def gflops(self, impl: str) -> float | None:
+        if self.flops and impl in self.estimate:
+            return self.flops / self.estimate[impl] / 1e9
+        return None
+
+    def best(self) -> str | None:
+        timed = [i for i in self.estimate if i != YARDSTICK]
+        return min(timed, key=self.estimate.__getitem__) if timed else None
+
+
+def _passes(b: dict[str, Any]) -> list[list[float]]:
+    data = b["stats"].get("data")
+    counts = b.get("extra_info", {}).get("pass_rounds")
+    if not isinstance(data, list) or not data:
+        return []
+    if not isinstance(counts, list) or sum(counts) != len(data):
+        return [[float(t)] for t in data]  # no pass structure recorded: every round its own pass
+    out, i = [], 0
+    for n in counts:
+        out.append([float(t) for t in data[i:i + n]])
+        i += n
+    return out
+
+
+def rows(data: dict[str, Any]) -> list[Row]:
+    """One Row per case, workloads grouped, sizes ascending; skipped/failed cases noted per impl."""
+    out: dict[str, Row] = {}
+    for b in data.get("benchmarks", []):
+        e = b.get("extra_info", {})
+        case = e.get("case") or b.get("group") or b["name"]
+        r = out.get(case)
+        if r is None:
+            r = out[case] = Row(case, e.get("workload", case), int(e.get("size", 0)), e.get("unit", ""),
+                                e.get("dtype", "float64"), e.get("flops"))
+        impl = e.get("impl", b["name"])
+        s = b["stats"]
+        r.median[impl] = s["median"]
+        r.estimate[impl] = float(e["estimate"]) if isinstance(e.get("estimate"), (int, float)) else s["median"]
+        r.q1[impl] = s.get("q1", s["median"])
+        r.q3[impl] = s.get("q3", s["median"])
+        r.passes[impl] = _passes(b)
+        for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv)):
+            iv = Interval.from_dict(e.get(key))
+            if iv is not None:
+                target[impl] = iv
+        if "first_call_s" in e:
+            r.first_call[impl] = e["first_call_s"]
+        if isinstance(e.get("code"), str):
+            r.code[impl] = e["code"]
+    lv = data.get("loopvec", {})
+    for kind in ("skipped", "failed"):
+        for item in lv.get(kind, []):
+            case, impl = split_id(item["id"])
+            if case in out and impl and impl not in out[case].estimate:
+                out[case].note[impl] = ("WRONG" if kind == "failed" else
+                                        "capped" if "capped" in item.get("reason", "") else "skip")
+    first_seen: dict[str, int] = {}
+    for r in out.values():
+        first_seen.setdefault(r.workload, len(first_seen))
+    return sorted(out.values(), key=lambda r: (first_seen[r.workload], r.dtype, r.size))
+
+
+def columns(rs: list[Row]) -> list[str]:
+    return ordered({i for r in rs for i in list(r.estimate) + list(r.note)})
+
+
+def families(rs: list[Row]) -> dict[str, list[Row]]:
+    """Rows grouped by workload (a curve over sizes), each sorted by size."""
+    out: dict[str, list[Row]] = {}
+    for r in rs:
+        out.setdefault(r.workload, []).append(r)
+    return {k: sorted(v, key=lambda r: r.size) for k, v in out.items()}

@@ -1,0 +1,192 @@
+"""The text table of a run, and its summaries (crossover, batching, yardstick, first calls, noise)."""
+from __future__ import annotations
+
+from typing import Any
+
+from loopvec.bench.measure.machine import describe, summary
+from loopvec.bench.measure.workloads import YARDSTICK
+from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm, size_label
+from loopvec.bench.present.order import ordered
+from loopvec.bench.present.rows import Row, columns, families, rows
+
+CELL = 24
+
+
+def format_table(data: dict[str, Any], header: bool = True) -> str:
+    rs = rows(data)
+    cols = columns(rs)
+    lv = data.get("loopvec", {})
+    peak = lv.get("peak_gflops", {})
+    noise = lv.get("noise", {})
+    lines = []
+    if header:
+        lines += header_lines(data)
+    width = max([len(r.case) for r in rs] + [4]) + 1
+    head = f"{'case':<{width}}" + "".join(f"{c:>{CELL}}" for c in cols) + f"  {'GFLOP/s (best, % of peak)':<28}"
+    lines += [head, "-" * len(head)]
+    for r in rs:
+        cells = []
+        for c in cols:
+            if c in r.estimate:
+                iv = r.speedup_iv.get(c)
+                sp = r.speedup(c)
+                spd = (f" x{fmt_ratio(sp)}" + (f" {pm(iv)}" if iv else "")
+                       if sp is not None and c not in ("python", YARDSTICK) else "")
+                cells.append(f"{fmt_time(r.estimate[c]) + spd:>{CELL}}")
+            else:
+                cells.append(f"{r.note.get(c, '-'):>{CELL}}")
+        best = r.best()
+        gf = r.gflops(best) if best else None
+        extra = ""
+        if gf is not None:
+            pk = peak.get(r.dtype)
+            extra = f"{gf:.3g} ({best}" + (f", {100 * gf / pk:.0f}%)" if pk else ")")
+        nz = noise.get(r.case, {})
+        if nz.get("noisy"):
+            extra += f"  NOISY ±{nz.get('widest_pct', 0):.0f}% ({nz.get('reason', '?')})"
+        lines.append(f"{r.case:<{width}}" + "".join(cells) + f"  {extra}".rstrip())
+    lines.append("")
+    lines.append("time per call: the estimate ratios use (see README); xN ±P% = speedup over pure Python with its "
+                 "95% interval (same case, interleaved passes); capped = pure Python skipped, one call would take "
+                 "too long; - = not run (pure Python has no float32); numpy-matmuls = numpy's three matrix "
+                 "products alone; NOISY = a ratio interval wider than ±10%")
+    cross = crossover_lines(rs)
+    lines += ([""] + cross if cross else []) + batch_lines(rs) + matmul_lines(rs) + first_call_lines(rs)
+    lines += startup_lines(lv) + noise_lines(lv) + skip_lines(lv)
+    if not lv.get("complete", True):
+        lines += ["", f"INCOMPLETE RUN: {lv.get('finished', '?')} of {lv.get('planned', '?')} cases finished"]
+    return "\n".join(lines)
+
+
+def header_lines(data: dict[str, Any]) -> list[str]:
+    lv = data.get("loopvec", {})
+    d = describe(data)
+    peak = lv.get("peak_gflops", {})
+    est = lv.get("estimator")
+    return [
+        f"machine {lv.get('machine', '?')}: {summary(data)}",
+        f"env: {d['environment']}; peak (large np.dot, higher of before/after the cases): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(lv, k) for k, v in peak.items()),
+        f"profile {lv.get('profile', '?')}, {data.get('datetime', '?')}, commit {lv.get('commit', '?')}"
+        + (f"; estimate: q{est.get('quantile')} of per-pass minima, {est.get('interval')}" if est else ""),
+        "",
+    ]
+
+
+def _readings(lv: dict[str, Any], dtype: str) -> str:
+    got = lv.get("peak_gflops_measured", {}).get(dtype)
+    return f" (readings {got[0]:.1f}, {got[1]:.1f})" if got else ""
+
+
+def crossover(rs: list[Row], fast: str = "numpy", slow: str = "python") -> Row | None:
+    """The smallest size at which `fast` beats `slow` (both measured), or None."""
+    for r in rs:
+        if fast in r.estimate and slow in r.estimate and r.estimate[fast] < r.estimate[slow]:
+            return r
+    return None
+
+
+def crossover_lines(rs: list[Row]) -> list[str]:
+    lines = ["crossover: the smallest size at which numpy beats pure Python"]
+    for wl, fam in families(rs).items():
+        both = [r for r in fam if "numpy" in r.estimate and "python" in r.estimate]
+        if len(fam) < 2 or not both:
+            continue
+        x = crossover(both)
+        if x is None:
+            last = both[-1]
+            lines.append(f"  {wl:<20} never, up to {size_label(last.unit, last.size)}: pure Python is "
+                         f"{last.estimate['numpy'] / last.estimate['python']:.2g}x faster there "
+                         f"(NumPy's fixed cost per call outweighs the work)")
+        elif x is both[0]:
+            lines.append(f"  {wl:<20} already at the smallest size, {size_label(x.unit, x.size)} "
+                         f"(x{fmt_ratio(x.speedup('numpy'))})")
+        else:
+            prev = both[both.index(x) - 1]
+            lines.append(f"  {wl:<20} {size_label(x.unit, x.size)} (x{fmt_ratio(x.speedup('numpy'))}); at "
+                         f"{size_label(prev.unit, prev.size)} pure Python is "
+                         f"{prev.estimate['numpy'] / prev.estimate['python']:.2g}x faster")
+    return lines if len(lines) > 1 else []
+
+
+def batch_lines(rs: list[Row]) -> list[str]:
+    one = {r.size: r for r in rs if r.workload == "batchexp-one"}
+    lines = []
+    for r in rs:
+        if r.workload.startswith("batchexp-b") and r.size in one:
+            o = one[r.size]
+            lines.append(f"the book's batch experiment, {r.size:,} MNIST-shaped samples: "
+                         f"one at a time vs batches of {int(r.workload[len('batchexp-b'):])}")
+            for impl in columns([o, r]):
+                if impl in o.estimate and impl in r.estimate:
+                    lines.append(f"  {impl:<16} {fmt_time(o.estimate[impl]):>10} -> {fmt_time(r.estimate[impl]):>10}"
+                                 f"  batching x{fmt_ratio(o.estimate[impl] / r.estimate[impl])}")
+    return [""] + lines if lines else []
+
+
+def matmul_lines(rs: list[Row]) -> list[str]:
+    """numpy's forward against its three matrix products alone, where both ran."""
+    pairs = [(r.size, r.estimate["numpy"] / r.estimate[YARDSTICK]) for r in rs
+             if "numpy" in r.estimate and YARDSTICK in r.estimate]
+    if not pairs:
+        return []
+    return ["", "numpy forward / its three matrix products alone (bias and activations cost the rest): "
+            + ", ".join(f"b={size:,} {ratio:.2f}x" for size, ratio in pairs)]
+
+
+def first_call_lines(rs: list[Row]) -> list[str]:
+    """Numba's first call (compile, or load from the on-disk cache) next to its steady state."""
+    lines = []
+    for impl in columns(rs):
+        if not impl.startswith("numba"):
+            continue
+        firsts = [(r.first_call[impl], r) for r in rs if impl in r.first_call and impl in r.estimate]
+        if firsts:
+            worst, r = max(firsts, key=lambda fr: fr[0])
+            lines.append(f"  {impl:<16} slowest first call {fmt_time(worst)} ({r.case}, steady median "
+                         f"{fmt_time(r.estimate[impl])}); first calls in all: {fmt_time(sum(f for f, _ in firsts))}")
+    if not lines:
+        return []
+    return ["", "first call of each case (Numba compiles here, or loads its cache=True build from disk):"] + lines
+
+
+def skip_lines(lv: dict[str, Any]) -> list[str]:
+    """Skipped cases, grouped by reason (capped pure Python is already marked in the table)."""
+    reasons: dict[str, int] = {}
+    for item in lv.get("skipped", []):
+        if "capped" not in item.get("reason", ""):
+            reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+    return [""] + [f"skipped {n} case(s): {why}" for why, n in reasons.items()] if reasons else []
+
+
+def startup_lines(lv: dict[str, Any]) -> list[str]:
+    """Numba's first forward call in a new process: compiling, and loading the cache=True build."""
+    st = {k: v for k, v in lv.get("numba_startup", {}).items() if "compile_s" in v}
+    if not st:
+        return []
+    lines = ["", "Numba's first call in a new process (MNIST-shaped forward, 64 samples):"]
+    for name, v in st.items():
+        lines.append(f"  {name:<16} compiling {fmt_time(v['compile_s'])}; with the cache=True build on disk "
+                     f"{fmt_time(v['cached_s'])}; then {fmt_time(v['steady_s'])} per call")
+    return lines
+
+
+def noise_lines(lv: dict[str, Any]) -> list[str]:
+    """The cases whose intervals came out wide, and what the machine was doing meanwhile."""
+    noise = lv.get("noise", {})
+    if not noise:
+        return []
+    steal = [v["steal_pct"] for v in noise.values() if v.get("steal_pct") is not None]
+    other = [v["other_load_pct"] for v in noise.values() if v.get("other_load_pct") is not None]
+    line = (f"noise: {sum(1 for v in noise.values() if v.get('noisy'))} of {len(noise)} cases noisy (interval wider "
+            f"than ±10%)")
+    if steal:
+        line += f"; CPU steal up to {max(steal):.1f}%"
+    if other:
+        line += f"; other load up to {max(other):.0f}%"
+    out = ["", line]
+    for case, v in noise.items():
+        if v.get("noisy"):
+            out.append(f"  {case:<26} ±{v['widest_pct']:.0f}%: {v.get('reason', '?')}, {v['passes']} passes, "
+                       f"{v['seconds']:.1f} s")
+    return out

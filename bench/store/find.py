@@ -1,0 +1,90 @@
+"""Finding runs: a machine folder's newest complete run, and every machine's.
+
+Machine folders hold files named <UTC timestamp>_<commit>.json, so sorting by name
+sorts by time; `resolve` picks the newest one whose run finished ("complete": true).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loopvec.bench.store.results import ResultsError, _fail, load_run
+
+
+def is_complete(data: dict[str, Any]) -> bool:
+    """A run that finished; plain pytest-benchmark files (no loopvec section) count as complete."""
+    return bool(data.get("loopvec", {}).get("complete", True))
+
+
+def _run_files(folder: Path) -> list[Path]:
+    return sorted((f for f in folder.glob("*.json") if f.is_file() and not f.name.startswith(".")),
+                  key=lambda f: f.name, reverse=True)
+
+
+def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Path:
+    """The newest complete run of the whole suite in a machine folder (a run limited
+    by --only counts only when there is nothing else). Files that cannot be read and
+    the runs passed over are reported in `warnings` (when given)."""
+    folder = Path(folder)
+    files = _run_files(folder)
+    if not files:
+        subs = sorted(d.name for d in folder.iterdir() if d.is_dir() and _run_files(d)) if folder.is_dir() else []
+        if subs:
+            raise _fail(folder, "holds machine folders, not runs; name one of them, e.g. "
+                                + ", ".join(str(folder / s) for s in subs[:3]))
+        raise _fail(folder, "no results file (*.json) in this folder")
+    notes: list[str] = []
+    partial: Path | None = None  # newest complete run of a selection (--only/--impl), if no whole run
+    for f in files:
+        try:
+            data = load_run(f)
+        except ResultsError as exc:
+            notes.append(f"skipped {exc}")
+            continue
+        lv = data.get("loopvec", {})
+        if is_complete(data):
+            if lv.get("only"):  # a run of a few cases must not stand for the machine
+                partial = partial or f
+                notes.append(f"skipped {f}: a partial run (--only {' '.join(lv['only'])})")
+                continue
+            if warnings is not None:
+                warnings.extend(notes)
+            return f
+        notes.append(f"skipped {f}: incomplete run ({lv.get('timed', '?')} of {lv.get('planned', '?')} cases)")
+    if partial is not None:
+        if warnings is not None:
+            warnings.extend(n for n in notes if str(partial) not in n)
+        return partial
+    raise _fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
+
+
+def resolve(arg: str | Path, warnings: list[str] | None = None, results_dir: str | Path = "results") -> Path:
+    """A results file, or a machine folder (its newest complete run). A bare machine name
+    that is not a path here is looked up as <results_dir>/<name>."""
+    p = Path(arg)
+    if not p.exists():
+        alt = Path(results_dir) / str(arg)
+        if not p.is_absolute() and len(p.parts) == 1 and alt.is_dir():
+            p = alt
+        else:
+            raise _fail(p, "no such file or folder")
+    if p.is_dir():
+        return newest_complete(p, warnings)
+    return p
+
+
+def newest_runs(results_dir: str | Path, warnings: list[str] | None = None) -> dict[str, Path]:
+    """{machine folder name: its newest complete run}, for every machine folder of
+    results_dir that has one, in name order; the others are reported in `warnings`."""
+    root = Path(results_dir)
+    out: dict[str, Path] = {}
+    for d in sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                    key=lambda d: d.name):
+        if not _run_files(d):
+            continue
+        try:
+            out[d.name] = newest_complete(d, warnings)
+        except ResultsError as exc:
+            if warnings is not None:
+                warnings.append(f"left out machine folder {exc}")
+    return out

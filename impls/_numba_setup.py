@@ -1,0 +1,107 @@
+"""Numba for loopvec: settings checked before they crash, and where compiled kernels are cached.
+
+`njit` here is numba.njit, except that `cache=True` writes to a per-user cache
+folder instead of Numba's default, the `__pycache__` folder beside the source
+(which, for an installed loopvec, is inside site-packages). The folder is
+
+  1. $NUMBA_CACHE_DIR, when the user set it (Numba's own variable, honoured as is);
+  2. else $XDG_CACHE_HOME/loopvec/numba (~/.cache/loopvec/numba; ~/Library/Caches on
+     macOS, %LOCALAPPDATA% on Windows);
+  3. else, if that cannot be written, <temp dir>/loopvec-numba-<user>;
+  4. else no on-disk cache: kernels compile in every new process.
+
+The choice is made per decorated function, at decoration time (that is when
+Numba picks a cache locator), so other Numba code in the same process keeps
+Numba's defaults.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import getpass
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+THREADING_LAYERS = ("default", "safe", "threadsafe", "forksafe", "tbb", "omp", "workqueue")
+
+
+def check_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """What is wrong with the NUMBA_ variables that crash Numba later (at import, or at the
+    first parallel call), as one line; None when they are fine or unset."""
+    env = os.environ if environ is None else environ
+    threads = env.get("NUMBA_NUM_THREADS")
+    if threads is not None and threads.strip():
+        try:
+            n = int(threads)
+        except ValueError:
+            n = 0
+        if n < 1:
+            return f"NUMBA_NUM_THREADS={threads!r}: expected a whole number >= 1 (or unset it)"
+    layer = env.get("NUMBA_THREADING_LAYER")
+    if layer is not None and layer.strip() and layer.strip().lower() not in THREADING_LAYERS:
+        return (f"NUMBA_THREADING_LAYER={layer!r}: unknown threading layer; expected one of "
+                f"{', '.join(THREADING_LAYERS)} (or unset it)")
+    return None
+
+
+def _user_cache_root() -> Path:
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+        return True
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def cache_dir() -> str | None:
+    """The folder Numba's on-disk cache of loopvec's kernels goes to (see the module doc)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name (containers without passwd entries)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    for folder in (_user_cache_root() / "loopvec" / "numba", Path(tempfile.gettempdir()) / f"loopvec-numba-{user}"):
+        if _writable(folder):
+            return str(folder)
+    return None
+
+
+@contextlib.contextmanager
+def _cache_dir_for_decoration() -> Iterator[bool]:
+    from numba.core import config
+
+    folder = cache_dir()
+    old = config.CACHE_DIR
+    config.CACHE_DIR = folder or ""
+    try:
+        yield folder is not None
+    finally:
+        config.CACHE_DIR = old
+
+
+def njit(*args: Any, **options: Any) -> Any:
+    """numba.njit, with cache=True going to loopvec's cache folder (see the module doc)."""
+    import numba
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        if not options.get("cache"):
+            return numba.njit(**options)(fn)
+        with _cache_dir_for_decoration() as usable:
+            return numba.njit(**dict(options, cache=usable))(fn)
+
+    if args and callable(args[0]):  # @njit without parentheses
+        return decorate(args[0])
+    return decorate
