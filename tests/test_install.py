@@ -1,0 +1,61 @@
+"""An installed loopvec writes nothing into its own install tree, and installs only `loopvec`.
+
+The package is installed non-editable into a temporary target folder (its dependencies come
+from the running environment), then a Numba forward pass and a `loopvec run` of one small
+case run from there. Numba's on-disk cache must land in the per-user cache folder, and every
+file under the installed package must be unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("site")
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                           str(REPO)], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.skip(f"pip could not build the package here: {proc.stderr.strip().splitlines()[-1:]}")
+    return target
+
+
+def test_only_loopvec_at_the_top(installed: Path) -> None:
+    top = {p.name for p in installed.iterdir() if not p.name.endswith(".dist-info") and p.name != "bin"}
+    assert top == {"loopvec"}, top
+    assert {p.name for p in (installed / "loopvec").iterdir()} >= {"impls", "bench"}
+
+
+def test_running_writes_nothing_into_the_install_tree(installed: Path, tmp_path: Path) -> None:
+    before = snapshot(installed / "loopvec")
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(PYTHONPATH=str(installed), XDG_CACHE_HOME=str(cache), PYTHONDONTWRITEBYTECODE="")
+    forward = ("import numpy as np; from loopvec import impls; from loopvec.impls.network import init_network;"
+               "m = impls.get('numba'); print(m.forward(m.prepare(init_network()), np.array([1.0, 0.5])))")
+    proc = subprocess.run([sys.executable, "-c", forward], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "0.3168" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "run", "--impl", "numba", "--only",
+                           "forward-toy-b0001", "--results-dir", str(tmp_path / "results")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list((tmp_path / "results").rglob("*.json"))
+    assert snapshot(installed / "loopvec") == before  # nothing added, removed or changed
+    cached = list((cache / "loopvec" / "numba").rglob("*.nbi"))
+    assert cached, "Numba's cache=True files belong in $XDG_CACHE_HOME/loopvec/numba"
+    assert not (tmp_path / ".benchmarks").exists()  # pytest-benchmark's storage is not left behind
