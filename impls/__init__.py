@@ -75,3 +75,37 @@ def get(name: str) -> ModuleType:
         raise InputError(f"implementation {name!r} is not available here ({_missing[name]}); "
                          f"available: {', '.join(available())}")
     return module
+
+
+def source_hash(name: str) -> str:
+    """A short hash of the source of implementation `name`: its module and every loopvec.impls
+    module it imports, directly or not. Results files record it, so `loopvec compare` can tell
+    a change of code from a change of machine."""
+    import ast
+    import hashlib
+    import importlib.util
+
+    seen: dict[str, bytes] = {}
+    todo = [REGISTRY[name]]
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        try:
+            spec = importlib.util.find_spec(mod)
+        except (ImportError, AttributeError, ValueError):  # `from module import name`: a name, not a module
+            continue
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            continue
+        with open(spec.origin, "rb") as f:
+            seen[mod] = f.read()
+        for node in ast.walk(ast.parse(seen[mod])):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("loopvec.impls"):
+                todo.append(node.module)
+                todo += [f"{node.module}.{a.name}" for a in node.names]  # `from loopvec.impls import _x`
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("loopvec.impls")]
+    h = hashlib.sha256()
+    for mod in sorted(seen):
+        h.update(mod.encode() + b"\0" + seen[mod])
+    return h.hexdigest()[:12]

@@ -3,7 +3,11 @@
 Numba's np.exp / math.exp is a call to scalar libm, which stops LLVM's loop
 vectorizer. These helpers are straight-line, branch-free code (selects, not ifs),
 so a loop such as `for i in range(n): out[i] = 1.0 / (1.0 + exp64(-x[i]))`
-vectorizes to AVX-512 (zmm vfmadd...pd, vrndscalepd, vpsllq, vscalef-free).
+vectorizes (AVX-512: zmm vfmadd...pd, vrndscalepd, vpsllq; callers that want zmm
+rather than LLVM's default ymm on AVX-512 set "prefer-vector-width"="512", see
+_numba_kernels._wide). The enclosing function needs error_model="numpy": Numba's
+default Python error model puts a ZeroDivisionError branch in `1.0 / (...)`,
+which stops the vectorizer.
 
 Method, for exp(x):
   1. clamp x to [LO, HI] with selects (NaN is restored at the end);
@@ -19,14 +23,23 @@ Method, for exp(x):
 exp(+inf) = inf, exp(-inf) = 0, overflow for x > 709.78 (float64) / 88.72 (float32),
 underflow to 0 below -745.13 / -103.97. No fastmath flag beyond 'contract'.
 
-Measured maximum error (tests/test_fastexp.py, sweeps + randoms + specials):
-  float64: 1 ulp vs math.exp (integer ulp distance, subnormal results counted at the
-           subnormal spacing); 0.51 ulp vs a long-double reference (fractional ulps).
+Measured maximum error (the inputs of tests/test_fastexp.py: a dense sweep of
+[-746, 710] and of the subnormal-result range, 100k randoms, values near the
+overflow/underflow edges, tiny and huge |x|, specials; float32 also 100k random
+bit patterns):
+  float64: 1 ulp vs math.exp (integer ulp distance; 1 ulp too for the 53k
+           subnormal results, counted at the subnormal spacing); 0.84 ulp vs a
+           long-double reference on normal results (math.exp itself: 0.51).
   float32: 1 ulp vs the correctly rounded float32 of math.exp.
+Speed (1e6 float64 sigmoids 1/(1+exp64(-x)), one core, zmm code: vfmadd231pd /
+vfmadd213pd zmm, vpsllq/vpaddq zmm for 2^n, vdivpd zmm, no call to exp): 1.2 ms,
+vs 6.4 ms with np.exp in Numba and 2.4 ms for NumPy in place.
 
-The helpers are compiled with their own fastmath flags ({'contract'}) and inlined
-by LLVM, not by Numba's IR inliner, so a caller compiled with 'reassoc' cannot
-reassociate the Cody-Waite reduction.
+The helpers are plain @njit(cache=True) functions with their own fastmath flags
+({'contract'}), inlined by LLVM (checked: no call left in the caller's loop), not
+by Numba's IR inliner (inline="always"), which would give their operations the
+caller's flags: a caller compiled with 'reassoc' could then reassociate the
+Cody-Waite reduction. Callers with cache=True cache fine (checked).
 """
 from __future__ import annotations
 

@@ -83,6 +83,18 @@ class NumbaImpl:
             return getattr(K, f"{name}_parallel"), numba.get_num_threads()
         return getattr(K, f"{name}_serial"), 1
 
+    @staticmethod
+    def _run(kernel: Any, nthreads: int, *args: Any) -> None:
+        """Call a row-split kernel; threaded ones hand out their work items one at a time."""
+        if nthreads == 1:
+            kernel(*args)
+            return
+        prev = numba.set_parallel_chunksize(1)
+        try:
+            kernel(*args)
+        finally:
+            numba.set_parallel_chunksize(prev)
+
     def _elementwise(self, kernel: str, x: Any, out_dtype: Any = None) -> np.ndarray:
         a = _float(as_numeric_array(x))
         out = np.empty(a.shape, dtype=out_dtype or a.dtype)
@@ -129,7 +141,7 @@ class NumbaImpl:
             bp, npad = _pack(B2)
             out = np.empty((m, p), dtype=dt)
             kernel, nthreads = self._threaded("matmul", m)
-            kernel(A2, bp, np.zeros(npad, dt), K.lanes(dt), out, nthreads)
+            self._run(kernel, nthreads, A2, bp, np.zeros(npad, dt), K.lanes(dt), out, nthreads)
         if A.ndim == 1 and B.ndim == 1:
             return out[0, 0]
         if A.ndim == 1:
@@ -151,7 +163,8 @@ class NumbaImpl:
             X2 = np.ascontiguousarray(X.reshape(-1, p.n_in), dtype=p.dtype)
         out = np.empty((X2.shape[0], p.n_out), dtype=p.dtype)
         kernel, nthreads = self._threaded("forward", X2.shape[0])
-        kernel(X2, p.wflat, p.bflat, p.offs, p.sizes, p.lanes, p.hidden, p.output, out, p.width, nthreads)
+        self._run(kernel, nthreads, X2, p.wflat, p.bflat, p.offs, p.sizes, p.lanes, p.hidden, p.output, out,
+                  p.width, nthreads)
         return out[0] if X.ndim == 1 else out
 
     def interface(self) -> tuple[Any, ...]:

@@ -519,9 +519,11 @@ def forward_rows(X, r0, r1, wflat, bflat, offs, sizes, L, hidden, output, out, w
 
 @njit(**OPTS)
 def _chunks(n, step, nthreads):  # type: ignore[no-untyped-def]
-    """Split n rows into one run per thread, each a multiple of `step` rows."""
+    """Split n rows into work items of at most TILE rows (a multiple of `step`), at least
+    one per thread; the caller hands them out dynamically (numba.set_parallel_chunksize(1))
+    so that a core busy with something else takes fewer of them."""
     per = -(-n // nthreads)
-    per = -(-per // step) * step
+    per = min(TILE, -(-per // step) * step)
     return -(-n // per), per
 
 

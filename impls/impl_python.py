@@ -3,6 +3,13 @@
 The reference the book means by "without np.dot you must write for-loops".
 Nothing here touches NumPy except from_numpy/to_numpy, which run outside any
 timed region. Values are Python floats; there is no float32 here.
+
+One documented difference from the array implementations: a list cannot carry the
+width of an empty dimension. An empty batch gives [] (not shape (0, n_out)), and in
+dot of a (k, 0) and a (0, m) array the second is the empty list [], which reads as a
+vector of length 0: the result is k zeros, shape (k,), not (k, m) zeros.
+NumPy arrays of a non-numeric dtype (object, str) are refused with InputError,
+as the other implementations do.
 """
 from __future__ import annotations
 
@@ -33,6 +40,9 @@ def to_numpy(x: Any) -> Any:
 def _native(x: Any) -> Any:
     # Accept NumPy arrays too, converting once; never loop over NumPy scalars.
     if hasattr(x, "tolist") and not isinstance(x, (list, tuple)):
+        kind = getattr(getattr(x, "dtype", None), "kind", "f")
+        if kind not in "biuf":
+            raise InputError(f"expected numeric values (int or float), got an array of dtype {x.dtype}")
         return x.tolist()
     return x
 

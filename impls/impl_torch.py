@@ -18,7 +18,7 @@ DTYPES = ("float64", "float32")
 
 
 def from_numpy(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a))
+    return _tensor(a)
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -33,7 +33,10 @@ def _tensor(x: Any, what: str = "x") -> torch.Tensor:
             raise InputError(f"{what}: expected a 1-D vector or a 2-D batch, got {x.dim()}-D shape "
                              f"{shape_str(tuple(x.shape))}")
         return x
-    return torch.from_numpy(np.ascontiguousarray(as_numeric_array(x, what)))
+    a = np.ascontiguousarray(as_numeric_array(x, what))
+    if not a.flags.writeable:  # torch.from_numpy warns on read-only memory: copy only then
+        a = a.copy()
+    return torch.from_numpy(a)
 
 
 def _float(t: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 from loopvec import impls
 from loopvec.bench.cli.errors import CLIError
@@ -25,6 +25,21 @@ def positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {n}")
     return n
+
+
+def bounded_int(low: int, high: int) -> "Callable[[str], int]":
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number {low}..{high:,}, got {clean(text)!r}") from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number {low}..{high:,}, got {n:,}")
+        return n
+
+    return parse
 
 
 def percent(text: str) -> float:

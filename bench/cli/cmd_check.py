@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 
 from loopvec import impls
-from loopvec.bench.cli.args import impl_names, positive_int
+from loopvec.bench.cli.args import bounded_int, impl_names
 from loopvec.impls._common import TOLERANCE
 from loopvec.impls.network import BOOK_X, BOOK_Y, Network, init_network, mnist_shaped_network
 
@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "seeded MNIST-shaped 784-50-100-10 network; print the largest difference from "
                        "numpy and whether the predictions (argmax) agree. Exit 1 on any disagreement.")
     p.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to check (default: all available)")
-    p.add_argument("--samples", type=positive_int, default=200, help="random MNIST-shaped inputs (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the network and inputs (default 0)")
+    p.add_argument("--samples", type=bounded_int(1, 100_000), default=200,
+                   help="random MNIST-shaped inputs, 1..100,000 (default 200)")
+    p.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0, help="seed of the network and inputs, >= 0 (default 0)")
     p.set_defaults(func=cmd_check)
 
 

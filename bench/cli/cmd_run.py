@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -97,11 +97,11 @@ class Out:
 
 def _prepare_data(data: str | None) -> None:
     """--data (or $LOOPVEC_DATA, or the default folder) checked before any case runs."""
-    from loopvec.bench.data.files import ENV_VAR, DataError, resolve_data_dir
+    from loopvec.bench.data.files import ENV_VAR, DataError, data_status, resolve_data_dir
     from loopvec.bench.data.mnist import load_real
 
-    if data is None and not os.environ.get(ENV_VAR):
-        return  # the default folder: used when present, else the real-MNIST cases are skipped
+    if data is None and not os.environ.get(ENV_VAR) and data_status()[0] is None:
+        return  # no data anywhere: the real-MNIST cases are skipped, saying how to get it
     try:
         folder = resolve_data_dir(data)
         os.environ[ENV_VAR] = str(folder.resolve())  # read by the real-MNIST cases
@@ -129,7 +129,7 @@ def _save(data: dict[str, Any], final: Path, say: Any) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     from loopvec.bench.measure import machine
     from loopvec.bench.measure import workloads as W
-    from loopvec.bench.measure.runner import run_suite
+    from loopvec.bench.measure.runner import restore_signals, run_suite
     from loopvec.bench.present.table import format_table
     from loopvec.bench.store.atomic import WriteError, probe_writable
 
@@ -169,13 +169,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     info = {"profile": args.profile, "machine": machine_name_, "impls": names, "threads": args.threads,
             "only": args.only or [], "precision": args.precision, "command": ["loopvec", *sys.argv[1:]],
             "started_utc": started.isoformat(timespec="seconds"), "commit": commit}
-    data, progress = run_suite(args.profile, names, args.only or [], args.threads, args.precision, info, say)
-
-    # From here on nothing may interrupt the save: a second Ctrl-C or a SIGTERM waits.
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, getattr(signal, "SIGTERM", signal.SIGINT),
-                                                          getattr(signal, "SIGHUP", signal.SIGINT))}
     try:
+        data, progress = run_suite(args.profile, names, args.only or [], args.threads, args.precision, info, say)
+        # run_suite ignores further signals once the cases are over: the save below cannot be cut short
         if data is None:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: no leftover folder from a run that saved nothing
             if progress.interrupted:
                 say("\ninterrupted before any case finished: nothing to save")
                 return 130
@@ -183,8 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1 if progress.failed else 0
         path = _save(data, folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json", say)
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        restore_signals()
     say("")
     say(format_table(data))
     if say.closed:

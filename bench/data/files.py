@@ -116,13 +116,24 @@ def data_status(explicit: str | os.PathLike[str] | None = None,
     return data_dir, ""
 
 
-def _read_bytes(path: Path) -> bytes:
+MAX_FILE_BYTES = 512 * 2**20  # a data or weights file larger than this is not one loopvec reads
+
+
+def _read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A regular file's bytes (not a device, fifo or folder), refused above `limit` bytes."""
+    import stat
+
     try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise DataError(f"{path}: is a folder, expected a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise DataError(f"{path}: not a regular file (a device or fifo?); expected a data file")
+        if st.st_size > limit:
+            raise DataError(f"{path}: {st.st_size:,} bytes; expected at most {limit:,} for a data or weights file")
         return path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
@@ -19,13 +20,42 @@ _MAGIC_NAMES = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}
 IMAGE_SHAPE = (28, 28)
 
 
+MAX_IDX_BYTES = 256 * 2**20  # a generous sanity limit: the MNIST training images are 47 MB
+
+
+def _expected_idx_size(head: bytes) -> int | None:
+    """Total bytes an IDX file must have, from its header (None when the header is incomplete)."""
+    if len(head) < 4:
+        return None
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return None
+    dims = struct.unpack(f">{ndim}I", head[4:4 + 4 * ndim])
+    return 4 + 4 * ndim + math.prod(dims)
+
+
+def _gunzip_limited(path: Path, raw: bytes) -> bytes:
+    """Decompress, reading no more than the IDX header says the data holds (plus one byte, to
+    notice trailing data): a decompression bomb is refused before it fills memory."""
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+        head = f.read(4)
+        if len(head) == 4:
+            head += f.read(4 * head[3])
+        expected = _expected_idx_size(head)
+        if expected is not None and expected > MAX_IDX_BYTES:
+            raise DataError(f"{path}: the IDX header claims {expected:,} bytes of data; expected at most "
+                            f"{MAX_IDX_BYTES:,} (not an MNIST file)")
+        limit = (expected if expected is not None else MAX_IDX_BYTES) + 1 - len(head)
+        return head + f.read(max(0, limit))
+
+
 def _gunzip_if_needed(path: Path, raw: bytes) -> bytes:
     # Detect gzip by its magic bytes, not the name; but a .gz name on a non-gzip file is an error,
     # never silently parsed as raw IDX.
     if raw[:2] == b"\x1f\x8b":
         try:
-            return gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            return _gunzip_limited(path, raw)
+        except (EOFError, OSError, zlib.error, struct.error) as exc:  # gzip.BadGzipFile is an OSError
             raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
     if path.suffix == ".gz":
         raise DataError(f"{path}: named .gz but is not a gzip file; {_describe_start(raw)}")
@@ -58,6 +88,9 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_magic: int | N
                         f"got {len(data)} {unit}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     expected = header + math.prod(dims)  # Python ints: no overflow for absurd dimensions
+    if expected > MAX_IDX_BYTES:
+        raise DataError(f"{where}: the IDX header claims {expected:,} bytes of data; expected at most "
+                        f"{MAX_IDX_BYTES:,} (not an MNIST file)")
     if len(data) != expected:
         # Never a silently wrong array: too short is truncation, too long is not this layout either.
         what = "truncated" if len(data) < expected else "trailing bytes after the data"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import math
 import os
 import pickle
 import struct
@@ -144,6 +145,9 @@ def _checked_params(path: Path, obj: Mapping[Any, Any]) -> dict[str, np.ndarray]
     return params
 
 
+MAX_ARRAY_BYTES = 64 * 2**20  # the book's weights are 180 kB
+
+
 def load_npz_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Arrays from an .npz, with allow_pickle=False so an object array cannot run code."""
     p = Path(path)
@@ -151,15 +155,35 @@ def load_npz_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     if raw[:2] != b"PK":
         raise DataError(f"{p}: not an .npz (zip) file; {_describe_start(raw)}")
     try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            for info in zf.infolist():  # sizes come first: a zip bomb is refused before it inflates
+                if info.file_size > MAX_ARRAY_BYTES:
+                    raise DataError(f"{p}: member {info.filename} would inflate to {info.file_size:,} bytes; "
+                                    f"expected at most {MAX_ARRAY_BYTES:,} for a weights array")
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(f)
+                if math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES:
+                    raise DataError(f"{p}: member {info.filename} claims shape {shape} of {dtype}; expected at "
+                                    f"most {MAX_ARRAY_BYTES:,} bytes for a weights array")
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+    except DataError:
+        raise
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{p}: not a valid .npz file ({type(exc).__name__}: {exc})") from None
     return _checked_params(p, arrays)
 
 
 def network_from_params(params: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> Network:
-    """The book's network (sigmoid hidden, softmax output), dtype kept; errors name `path`."""
+    """The book's network (sigmoid hidden, softmax output), dtype kept; errors name `path`.
+    Weights must be floating point: integer or boolean weights are refused, not converted."""
+    for key, arr in params.items():
+        if np.asarray(arr).dtype.kind != "f":
+            raise DataError(f"{os.fspath(path)}: weights {key} have dtype {np.asarray(arr).dtype}; expected "
+                            f"float32 or float64 (integer or boolean weights are refused, not converted)")
     try:
         network = from_dict(params, hidden="sigmoid", output="softmax")
     except (ValueError, TypeError) as exc:  # impls.InputError is a ValueError

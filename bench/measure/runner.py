@@ -11,8 +11,10 @@ completeness, skipped and failed cases, peak, noise per case).
 from __future__ import annotations
 
 import contextlib
+import functools
 import datetime as dt
 import os
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from loopvec import impls
 from loopvec.bench.measure import machine, stats
 from loopvec.bench.measure import schedule as S
 from loopvec.bench.measure.probe import numba_startup
@@ -151,6 +154,11 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
     return rec
 
 
+@functools.lru_cache(maxsize=None)
+def code_hash(name: str) -> str:
+    return impls.source_hash(name)
+
+
 def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
     """One pytest-benchmark entry per (case, entrant) of every finished case."""
     out = []
@@ -164,6 +172,8 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
             extra: dict[str, Any] = dict(st.case.info(), impl=e, first_call_s=ready.first_call_s,
                                          iterations=ready.iterations, estimate=est, passes=len(passes),
                                          pass_rounds=[len(p) for p in passes])
+            if e in impls.REGISTRY:
+                extra["code"] = code_hash(e)
             flops = extra.get("flops")
             if flops:
                 extra["gflops"] = flops / est / 1e9
@@ -222,25 +232,44 @@ def pytest_args(profile: str, names: list[str], only: list[str], precision: floa
     return args
 
 
+_HELD: dict[int, Any] = {}
+
+
+def hold_signals() -> None:
+    """Ignore SIGINT, SIGTERM and SIGHUP (a second Ctrl-C must not cost the finished cases)."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and sig not in _HELD:
+            _HELD[sig] = signal.signal(sig, signal.SIG_IGN)
+
+
+def restore_signals() -> None:
+    while _HELD:
+        sig, handler = _HELD.popitem()
+        signal.signal(sig, handler)
+
+
 def run_suite(profile: str, names: list[str], only: list[str], threads: int | None, precision: float | None,
               info: dict[str, Any], say: Say) -> tuple[dict[str, Any] | None, Progress]:
     """Measure the peak, probe Numba's first call, run the suite; the results and what happened."""
     from loopvec.bench.measure import plugin
 
     progress = Progress(say)
+    data = None
     with thread_limit(threads), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
-        say("measuring peak: large np.dot ...")
-        dtypes = ["float64", "float32"]
-        info["peak_gflops"] = {d: round(machine.measure_peak(d), 2) for d in dtypes}
-        say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
-        say("timing Numba's first call in a new process: compiling, then loading the cache ...")
-        info["numba_startup"] = numba_startup(names, threads)
         try:
+            say("measuring peak: large np.dot ...")
+            dtypes = ["float64", "float32"]
+            info["peak_gflops"] = {d: round(machine.measure_peak(d), 2) for d in dtypes}
+            say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
+            say("timing Numba's first call in a new process: compiling, then loading the cache ...")
+            info["numba_startup"] = numba_startup(names, threads)
             pytest.main(pytest_args(profile, names, only, precision, storage), plugins=[plugin, progress])
         except KeyboardInterrupt:
             progress.interrupted = True
-        assert progress.sched is not None
-        data = results(progress.sched, progress, info)
+        hold_signals()  # from here until the results are saved, Ctrl-C, SIGTERM and SIGHUP wait
+        if progress.sched is not None:
+            data = results(progress.sched, progress, info)
         if data is not None and not progress.interrupted:
             say("measuring peak again ...")
             again = {d: round(machine.measure_peak(d), 2) for d in dtypes}

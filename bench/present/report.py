@@ -20,6 +20,9 @@ from loopvec.bench.store.find import newest_runs
 from loopvec.bench.store.results import ResultsError, load_run
 
 
+MAX_PLOTTED = 6
+
+
 class ReportError(ValueError):
     """Nothing to report from, or nowhere to write it; one line."""
 
@@ -136,8 +139,16 @@ def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any
     used: set[str] = set()
     plots: dict[str, list[tuple[str, str]]] = {}
     written: list[Path] = []
+    # Plots for the MAX_PLOTTED most recent machines (every machine keeps its table): 50
+    # machines' plots took minutes and could not be read.
+    recent = sorted(runs, key=lambda m: str(runs[m][1].get("datetime", "")), reverse=True)[:MAX_PLOTTED]
+    if len(runs) > MAX_PLOTTED:
+        warnings.append(f"plots drawn for the {MAX_PLOTTED} most recent of {len(runs)} machines "
+                        f"({', '.join(sorted(recent))}); every machine's table is below")
     try:
         for m, (p, data) in runs.items():
+            if m not in recent:
+                continue
             stem = _file_stem(m, used)
             plots[m] = []
             for kind, fn, title in (("time", plot_time, "time per call versus size"),
@@ -147,7 +158,7 @@ def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any
                 if fn(m, data, target):
                     plots[m].append((f"{m}: {title}", target.name))
                     written.append(target)
-        datas = {m: d for m, (_, d) in runs.items()}
+        datas = {m: d for m, (_, d) in runs.items() if m in recent}
         cross = []
         for fname, fn, title in (("headline.png", plot_headline, "MNIST-shaped forward at batch 1, 100, 1 000, every machine"),
                                  ("machines-forward-mnist.png", plot_machines_forward,

@@ -90,7 +90,12 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, unique: boo
                     os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
                 except FileExistsError:
                     continue
-                os.replace(tmp, candidate)
+                try:
+                    os.replace(tmp, candidate)
+                except OSError:
+                    with suppress(OSError):
+                        os.unlink(candidate)  # the claimed name, still empty
+                    raise
             return candidate
         raise WriteError(f"{target}: no free file name left")
     except WriteError:

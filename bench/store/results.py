@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from loopvec.bench.present.order import split_id
+
+
+MAX_RESULTS_BYTES = 256 * 2**20  # a full run with every raw round is a few MB
 
 
 class ResultsError(ValueError):
@@ -35,6 +40,11 @@ def load_run(path: str | Path) -> dict[str, Any]:
     if p.is_dir():
         raise _fail(p, "is a folder, expected a results file (.json)")
     try:
+        st = os.stat(p)
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(p, "not a regular file (a device or fifo?); expected a results file (.json)")
+        if st.st_size > MAX_RESULTS_BYTES:
+            raise _fail(p, f"{st.st_size:,} bytes; a results file is at most {MAX_RESULTS_BYTES:,}")
         raw = p.read_bytes()
     except FileNotFoundError:
         raise _fail(p, "no such file") from None
@@ -48,6 +58,8 @@ def load_run(path: str | Path) -> dict[str, Any]:
         raise _fail(p, "not JSON (binary data, not UTF-8 text)") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise _fail(p, "not a results file: the JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
         if _ends_early(text, exc):
             raise _fail(p, f"truncated JSON: the text ends at line {exc.lineno} before the data is complete "
@@ -79,8 +91,23 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
         raise _fail(path, f"{what}: no 'machine_info' object")
     if "loopvec" in data and not isinstance(data["loopvec"], dict):
         raise _fail(path, "the 'loopvec' section is not an object")
-    if not isinstance(data["machine_info"].get("loopvec", {}), dict):
+    lm = data["machine_info"].get("loopvec", {})
+    if not isinstance(lm, dict):
         raise _fail(path, "machine_info 'loopvec' is not an object")
+    for key in ("env", "versions", "numba"):
+        if key in lm and not isinstance(lm[key], dict):
+            raise _fail(path, f"machine_info.loopvec.{key} is a {type(lm[key]).__name__}, expected an object")
+    if "blas" in lm and not isinstance(lm["blas"], list):
+        raise _fail(path, f"machine_info.loopvec.blas is a {type(lm['blas']).__name__}, expected a list")
+    lv = data.get("loopvec", {})
+    for key in ("peak_gflops", "noise"):
+        if key in lv and not (isinstance(lv[key], dict) and all(
+                isinstance(v, dict) if key == "noise" else _is_number(v) for v in lv[key].values())):
+            raise _fail(path, f"loopvec.{key} is not an object of " + ("objects" if key == "noise" else "numbers"))
+    for key in ("skipped", "failed"):
+        if key in lv and not (isinstance(lv[key], list) and all(isinstance(i, dict) and isinstance(i.get("id"), str)
+                                                                for i in lv[key])):
+            raise _fail(path, f"loopvec.{key} is not a list of {{'id': ...}} objects")
     if not data["benchmarks"]:
         raise _fail(path, "contains no timed benchmark")
     seen: dict[tuple[str, str], int] = {}
