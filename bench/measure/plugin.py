@@ -24,6 +24,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--loopvec-impl", action="append", default=[], help="implementation to run (repeatable; default all)")
     g.addoption("--loopvec-only", action="append", default=[],
                 help="run only case ids matching this substring or glob (repeatable)")
+    g.addoption("--loopvec-explain", default=None, choices=["toy", "mnist"],
+                help="time the stages of the forward pass of this network instead of the workloads")
+    g.addoption("--loopvec-batch", action="append", type=int, default=[], help="explain: batch size (repeatable)")
     g.addoption("--loopvec-precision", type=float, default=None, metavar="PCT",
                 help="add passes to a case until its ratio intervals are within ±PCT%% or its time cap")
 
@@ -46,8 +49,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         S.SCHEDULE.pop()
 
 
-def selected(config: pytest.Config) -> list[tuple[W.Workload, list[str]]]:
+def selected(config: pytest.Config) -> list[tuple[Any, list[str]]]:
     names = list(dict.fromkeys(config.getoption("--loopvec-impl"))) or impls.available()
+    explain = config.getoption("--loopvec-explain")
+    if explain:
+        from loopvec.bench.measure import stages
+
+        return stages.select(explain, config.getoption("--loopvec-batch") or [1], names)
     return W.select(config.getoption("--loopvec-profile"), names, config.getoption("--loopvec-only"))
 
 

@@ -172,16 +172,19 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
             extra: dict[str, Any] = dict(st.case.info(), impl=e, first_call_s=ready.first_call_s,
                                          iterations=ready.iterations, estimate=est, passes=len(passes),
                                          pass_rounds=[len(p) for p in passes])
-            if e in impls.REGISTRY:
-                extra["code"] = code_hash(e)
+            explained = extra.get("explained")
+            if e in impls.REGISTRY or explained in impls.REGISTRY:
+                extra["code"] = code_hash(e if e in impls.REGISTRY else explained)
             flops = extra.get("flops")
             if flops:
                 extra["gflops"] = flops / est / 1e9
-            for key, pair in (("speedup", ("python", e)), ("vs_numpy", ("numpy", e))):
-                if pair in ivs:
-                    extra[key] = ivs[pair].as_dict()
-            if e == YARDSTICK and ("numpy", YARDSTICK) in ivs:
-                extra["numpy_over_matmuls"] = ivs[("numpy", YARDSTICK)].as_dict()
+            for (num, den), iv in ivs.items():
+                if den == e and num in ("python", "numpy"):  # how many times faster than pure Python / numpy
+                    extra["speedup" if num == "python" else "vs_numpy"] = iv.as_dict()
+                elif num == e and den == "forward":  # explain: this stage's share of the whole forward pass
+                    extra["share"] = iv.as_dict()
+            if e == YARDSTICK and "vs_numpy" in extra:
+                extra["numpy_over_matmuls"] = extra.pop("vs_numpy")
             name = f"test_case[{case_id}-{e}]"
             out.append({
                 "group": case_id, "name": name, "fullname": f"bench_suite.py::{name}",
@@ -218,7 +221,8 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
             "datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "version": pb_version, "loopvec": lv}
 
 
-def pytest_args(profile: str, names: list[str], only: list[str], precision: float | None, storage: str) -> list[str]:
+def pytest_args(profile: str, names: list[str], only: list[str], precision: float | None, storage: str,
+                extra: list[str] | None = None) -> list[str]:
     args = [
         str(SUITE_FILE), "-c", os.devnull, "--rootdir", str(SUITE_FILE.parent), "--noconftest",
         "--import-mode=importlib", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:terminal",
@@ -229,7 +233,7 @@ def pytest_args(profile: str, names: list[str], only: list[str], precision: floa
     ]
     if precision is not None:
         args.append(f"--loopvec-precision={precision}")
-    return args
+    return args + list(extra or [])
 
 
 _HELD: dict[int, Any] = {}
@@ -250,7 +254,8 @@ def restore_signals() -> None:
 
 
 def run_suite(profile: str, names: list[str], only: list[str], threads: int | None, precision: float | None,
-              info: dict[str, Any], say: Say) -> tuple[dict[str, Any] | None, Progress]:
+              info: dict[str, Any], say: Say, extra: list[str] | None = None,
+              probe: bool = True) -> tuple[dict[str, Any] | None, Progress]:
     """Measure the peak, probe Numba's first call, run the suite; the results and what happened."""
     from loopvec.bench.measure import plugin
 
@@ -262,9 +267,10 @@ def run_suite(profile: str, names: list[str], only: list[str], threads: int | No
             dtypes = ["float64", "float32"]
             info["peak_gflops"] = {d: round(machine.measure_peak(d), 2) for d in dtypes}
             say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
-            say("timing Numba's first call in a new process: compiling, then loading the cache ...")
-            info["numba_startup"] = numba_startup(names, threads)
-            pytest.main(pytest_args(profile, names, only, precision, storage), plugins=[plugin, progress])
+            if probe:
+                say("timing Numba's first call in a new process: compiling, then loading the cache ...")
+                info["numba_startup"] = numba_startup(names, threads)
+            pytest.main(pytest_args(profile, names, only, precision, storage, extra), plugins=[plugin, progress])
         except KeyboardInterrupt:
             progress.interrupted = True
         hold_signals()  # from here until the results are saved, Ctrl-C, SIGTERM and SIGHUP wait

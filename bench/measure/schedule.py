@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from loopvec.bench.measure import stats
 from loopvec.bench.measure.noise import Noise
-from loopvec.bench.measure.workloads import YARDSTICK, Setup
+from loopvec.bench.measure.workloads import Setup
 
 SLOW_CALL_S = 0.1  # from this per-call time on, rounds are single calls, one per pass
 
@@ -42,16 +42,6 @@ def rotated(entrants: list[str], k: int) -> list[str]:
         return []
     s = k % len(entrants)
     return entrants[s:] + entrants[:s]
-
-
-def ratio_pairs(entrants: list[str]) -> list[tuple[str, str]]:
-    """(numerator, denominator) of every ratio shown for a case: the speedup of each
-    entrant over pure Python, each against numpy, and numpy's forward over its products."""
-    pairs = [("python", e) for e in entrants if e != "python" and "python" in entrants]
-    pairs += [("numpy", e) for e in entrants if e not in ("python", "numpy", YARDSTICK) and "numpy" in entrants]
-    if YARDSTICK in entrants and "numpy" in entrants:
-        pairs.append(("numpy", YARDSTICK))
-    return pairs
 
 
 @dataclass
@@ -84,7 +74,7 @@ class CaseState:
     def intervals(self, key: str) -> dict[tuple[str, str], stats.Interval]:
         timed = self.timed()
         out = {}
-        for num, den in ratio_pairs(timed):
+        for num, den in self.case.ratio_pairs(timed):
             iv = stats.ratio(self.passes[num], self.passes[den], key=f"{key}:{num}/{den}")
             if iv is not None:
                 out[(num, den)] = iv

@@ -12,16 +12,15 @@ from typing import Any
 import pytest
 
 from loopvec.bench.measure import schedule as S
-from loopvec.bench.measure import workloads as W
 
 
-def prepare(sched: S.Schedule, st: S.CaseState, case: W.Workload, entrant: str) -> S.Ready:
-    reason = W.skip_reason(case, entrant)
+def prepare(sched: S.Schedule, st: S.CaseState, case: Any, entrant: str) -> S.Ready:
+    reason = case.skip_reason(entrant)
     if reason:
         st.excluded[entrant] = reason
         pytest.skip(reason)
     try:
-        setup, check = W.setup(case, entrant)
+        setup, check = case.setup(entrant)
         out, first_call_s = S.timed_call(setup.fn, setup.args)  # Numba compiles (or loads its cache) here
         problem = check(setup.to_numpy(out))
     except Exception as exc:
@@ -34,7 +33,9 @@ def prepare(sched: S.Schedule, st: S.CaseState, case: W.Workload, entrant: str) 
     return ready
 
 
-def run_pass(benchmark: Any, case: W.Workload, entrant: str, k: int) -> None:
+def run_pass(benchmark: Any, case: Any, entrant: str, k: int) -> None:
+    """One pass of `entrant` in `case` (a Workload, or any case with id, entrants, setup,
+    skip_reason, ratio_pairs and info, such as explain's stage cases)."""
     sched = S.current()
     st = sched.cases[case.id]
     if entrant in st.excluded:

@@ -100,6 +100,21 @@ class Workload:
             names.insert(names.index("numpy") + 1, YARDSTICK)
         return names
 
+    def ratio_pairs(self, entrants: list[str]) -> list[tuple[str, str]]:
+        """(numerator, denominator) of every ratio shown: each entrant's speedup over pure Python,
+        each against numpy, and numpy's forward over its three products."""
+        pairs = [("python", e) for e in entrants if e != "python" and "python" in entrants]
+        pairs += [("numpy", e) for e in entrants if e not in ("python", "numpy", YARDSTICK) and "numpy" in entrants]
+        if YARDSTICK in entrants and "numpy" in entrants:
+            pairs.append(("numpy", YARDSTICK))
+        return pairs
+
+    def setup(self, entrant: str) -> "tuple[Setup, Callable[[Any], str | None]]":
+        return setup(self, entrant)
+
+    def skip_reason(self, entrant: str) -> str | None:
+        return skip_reason(self, entrant)
+
     def info(self) -> dict[str, Any]:
         """What a results file records about the case (extra_info)."""
         return {"case": self.id, "workload": self.name, "kind": self.kind, "size": self.size, "unit": self.unit,

@@ -1,0 +1,124 @@
+"""Where the time of a forward pass goes: `loopvec explain`'s tables and stacked bars."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from loopvec.bench.measure.stats import Interval
+from loopvec.bench.present.fmt import fmt_time, pm
+from loopvec.bench.present.order import ordered, style
+from loopvec.bench.store.atomic import write_atomic
+
+REST = "rest"  # forward minus the sum of its stages: checks, conversion, dispatch, and what fusing saves
+
+
+def breakdowns(data: dict[str, Any]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
+    """{(network, batch): {impl: {"forward": s, "empty": s, "stages": {stage: (s, share interval)}, "fused": ...}}}."""
+    out: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    for b in data.get("benchmarks", []):
+        e = b.get("extra_info", {})
+        if e.get("kind") != "stage":
+            continue
+        impl = out.setdefault((e["network"], int(e["size"])), {}).setdefault(
+            e["explained"], {"stages": {}, "fused": e.get("fused", "")})
+        t = float(e.get("estimate", b["stats"]["median"]))
+        if e["impl"] in ("forward", "empty"):
+            impl[e["impl"]] = t
+        else:
+            impl["stages"][e["impl"]] = (t, Interval.from_dict(e.get("share")))
+    return out
+
+
+def rest_share(d: dict[str, Any]) -> float | None:
+    if "forward" not in d:
+        return None
+    return 1.0 - sum(t for t, _ in d["stages"].values()) / d["forward"]
+
+
+def breakdown_lines(data: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for (net, batch), per_impl in breakdowns(data).items():
+        names = ordered(per_impl)
+        stages = list(dict.fromkeys(s for n in names for s in per_impl[n]["stages"]))
+        title = "toy 2-3-2-2" if net == "toy" else "MNIST-shaped 784-50-100-10"
+        lines += [f"{title}, batch {batch:,} (float64): time per call, and its share of the whole forward pass "
+                  f"(95% interval)", ""]
+        w = 26
+        lines.append(f"{'stage':<16}" + "".join(f"{n:>{w}}" for n in names))
+        lines.append("-" * (16 + w * len(names)))
+        lines.append(f"{'forward':<16}" + "".join(f"{fmt_time(per_impl[n]['forward']) if 'forward' in per_impl[n] else '-':>{w}}"
+                                                  for n in names))
+        for s in stages:
+            cells = []
+            for n in names:
+                t = per_impl[n]["stages"].get(s)
+                cells.append(f"{fmt_time(t[0])} {100 * t[1].value:5.1f}% {pm(t[1])}" if t and t[1] else "-")
+            lines.append(f"{s:<16}" + "".join(f"{c:>{w}}" for c in cells))
+        rests = [rest_share(per_impl[n]) for n in names]
+        lines.append(f"{'stages, summed':<16}" + "".join(f"{'-' if r is None else f'{100 * (1 - r):.0f}%':>{w}}"
+                                                        for r in rests))
+        lines.append(f"{REST:<16}" + "".join(
+            f"{'-' if r is None else fmt_time(r * per_impl[n]['forward']) + f' {100 * r:.0f}%':>{w}}"
+            for n, r in zip(names, rests)))
+        lines.append(f"{'empty batch':<16}" + "".join(
+            f"{fmt_time(per_impl[n]['empty']) if 'empty' in per_impl[n] else '-':>{w}}" for n in names))
+        lines.append("")
+        fused = [f"  {n}: {per_impl[n]['fused']}" for n in names if per_impl[n]["fused"]]
+        if fused:
+            lines += ["how the stages were split:"] + fused + [""]
+    if lines:
+        lines += [f"{REST}: the whole forward pass minus its stages, by difference: input checks and conversion, "
+                  "dispatch, allocations (negative where a fused kernel does less than its stages alone); "
+                  "empty batch: the forward pass of a batch of 0 samples, the cost every call pays"]
+    return lines
+
+
+def plot_breakdown(data: dict[str, Any], network: str, batch: int, path: Path) -> bool:
+    """A stacked bar per implementation: products, biases, activations, output function, rest."""
+    per_impl = breakdowns(data).get((network, batch))
+    if not per_impl:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = [n for n in ordered(per_impl) if "forward" in per_impl[n]]
+    groups = {"matrix products": "product", "bias adds": "bias", "activations": "hidden", "output function": "out"}
+    fig = Figure(figsize=(1.6 * len(names) + 3, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    bottoms = [0.0] * len(names)
+    last = max(int(s.split("-")[0][1:]) for n in names for s in per_impl[n]["stages"]) if names else 0
+    for gi, (label, key) in enumerate(list(groups.items()) + [(REST, REST)]):
+        vals = []
+        for n in names:
+            d = per_impl[n]
+            if key == REST:
+                vals.append(max(0.0, d["forward"] - sum(t for t, _ in d["stages"].values())))
+                continue
+            tot = 0.0
+            for s, (t, _) in d["stages"].items():
+                k, kind = s.split("-", 1)
+                is_out = int(k[1:]) == last
+                kind = "product" if kind == "product" else "bias" if kind == "bias" else ("out" if is_out else "hidden")
+                tot += t if kind == key else 0.0
+            vals.append(tot)
+        ax.bar(names, [v * 1e6 for v in vals], bottom=[b * 1e6 for b in bottoms], label=label, color=f"C{gi}")
+        bottoms = [b + v for b, v in zip(bottoms, vals)]
+    for i, n in enumerate(names):
+        ax.plot([i - 0.4, i + 0.4], [per_impl[n]["forward"] * 1e6] * 2, color="black", linewidth=1.5)
+    ax.plot([], [], color="black", label="whole forward pass")
+    ax.set_ylabel("µs per call")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    title = "toy 2-3-2-2" if network == "toy" else "MNIST-shaped 784-50-100-10"
+    ax.set_title(f"where the time goes: {title}, batch {batch:,} (stacked stages; log scale)", fontsize=10)
+    for n, ticklabel in zip(names, ax.get_xticklabels()):
+        ticklabel.set_color(style(n)["color"])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    write_atomic(path, buf.getvalue())
+    return True

@@ -1,0 +1,57 @@
+"""`loopvec explain`: stages validated like every case, timed side by side, shares with intervals."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import AVAILABLE
+from loopvec.bench.measure.stages import EXPLAINED, StageCase
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("impl", [n for n in EXPLAINED if n in AVAILABLE])
+@pytest.mark.parametrize("net, batch", [("toy", 1), ("toy", 5), ("mnist", 3)])
+def test_every_stage_computes_what_forward_computes(impl: str, net: str, batch: int) -> None:
+    case = StageCase(net, batch, impl)
+    for entrant in case.entrants():
+        setup, check = case.setup(entrant)
+        assert check(setup.to_numpy(setup.fn(*setup.args))) is None, entrant
+
+
+def test_a_wrong_stage_output_is_caught() -> None:
+    setup, check = StageCase("toy", 2, "numpy").setup("l1-product")
+    good = np.asarray(setup.fn(*setup.args))
+    assert check(good) is None
+    assert "difference" in (check(good + 1e-3) or "")
+    assert "shape" in (check(good[:1]) or "")
+
+
+def test_explain_cli_prints_a_breakdown_and_writes_results_and_png(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "explain", "--network", "toy", "--batch", "1",
+                           "--impl", "python", "numpy", "--machine", "box", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (path,) = (tmp_path / "box" / "explain").glob("*.json")
+    data = json.loads(path.read_text())
+    stages = {(b["extra_info"]["explained"], b["extra_info"]["impl"]): b["extra_info"] for b in data["benchmarks"]}
+    assert {"forward", "empty", "l1-product", "l1-bias", "l3-identity"} <= {s for i, s in stages if i == "numpy"}
+    share = stages[("numpy", "l1-product")]["share"]
+    assert share["lo"] <= share["value"] <= share["hi"]
+    assert share["value"] == pytest.approx(stages[("numpy", "l1-product")]["estimate"]
+                                           / stages[("numpy", "forward")]["estimate"])
+    assert "rest" in proc.stdout and "how the stages were split" in proc.stdout
+    assert (tmp_path / "box" / "explain" / "toy-b00001.png").read_bytes()[:8] == PNG
+    # the explain run does not stand for the machine's run
+    assert not list((tmp_path / "box").glob("*.json"))
+
+
+def test_explain_refuses_numba_parallel(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "explain", "--impl", "numba-parallel",
+                           "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "not taken apart" in proc.stderr
