@@ -15,8 +15,8 @@ from loopvec.impls._common import as_numeric_array, check_dot_shapes, check_forw
 from loopvec.impls.network import Network
 
 TILE = K.TILE
-# Below these sizes numba-parallel runs the serial kernels (measured on 2 cores:
-# the forward pass of the MNIST-shaped net gains from 2 threads from about 16 rows).
+# Below these sizes numba-parallel runs the serial kernels. Measured on 2 cores, MNIST-shaped
+# forward, float64: 8 rows 19 us serial / 26 us threaded, 16 rows 36 / 28 us, 64 rows 131 / 76 us.
 PARALLEL_MIN_ROWS = 16
 PARALLEL_MIN_ELEMENTS = 20_000
 

@@ -23,8 +23,14 @@ said; numbers are noisy (+-10%: a shared VM), min of 7 repeats:
   array + one bias array instead of tuples: dispatch 1.17 -> 0.57 us; no
   numba.get_num_threads() on the serial path and a fast input check in the
   wrapper: forward(batch 1) 12.6 -> 9.6 us.
-- 2 threads, rows split in one run per thread (multiples of 8 rows), serial below
-  PARALLEL_MIN_ROWS = 16 rows (_numba_api).
+- 2 threads: rows split into work items of <= 64 rows (multiples of 8), handed out
+  dynamically (chunksize 1). Run alone: batch 100 114 us = 80 GFLOP/s, batch
+  10000 11.2 ms = 81 GFLOP/s (54% of the 150 GFLOP/s 2-thread np.dot peak), 1.9x
+  the serial kernel. Serial below PARALLEL_MIN_ROWS = 16 (_numba_api): measured
+  8 rows 19 us serial / 26 us threaded, 16 rows 36 / 28 us.
+- Not done: splitting the output neurons across threads for batch < 16 (one
+  parallel region per layer; a region costs about as much as the whole batch-1
+  forward here, 10 us).
 Tried, did not pay: accumulating into the output array with the loop vectorizer
 (5.6 GFLOP/s: not vectorized); accumulators in a stack array (alloca + carray):
 with 'reassoc' LLVM vectorized the k reduction instead (5-10 GFLOP/s), without it

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.measure.machine import describe
+from loopvec.bench.present.explain import breakdown_lines, why_lines
 from loopvec.bench.present.plots import (MARKER, _file_stem, plot_gflops, plot_headline, plot_machines_forward,
                                          plot_speedup, plot_time)
 from loopvec.bench.present.table import format_table
@@ -105,11 +106,42 @@ def build_readme(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], plots
         out.append("```\n")
         for title, fname in plots.get(m, []):
             out.append(f"![{title}]({fname})\n")
+        out += explain_section(root, m)
     if notes:
         out.append("## Notes\n")
         out += [f"- {n}" for n in notes]
         out.append("")
     return "\n".join(line.rstrip() for line in "\n".join(out).splitlines()).rstrip() + "\n"
+
+
+def explain_section(root: Path, machine: str) -> list[str]:
+    """The newest `loopvec explain` run of a machine: where the time goes, and why."""
+    runs = sorted((root / machine / "explain").glob("*.json"), key=lambda f: f.name, reverse=True)
+    datas = []
+    for f in runs:
+        try:
+            datas.append((f, load_run(f)))
+        except ResultsError:
+            continue
+    if not datas:
+        return []
+    out = [f"### Where the time goes ({machine})\n"]
+    # the newest run of each network (toy, mnist)
+    seen: set[str] = set()
+    for f, data in datas:
+        net = data.get("loopvec", {}).get("network")
+        if net in seen:
+            continue
+        seen.add(str(net))
+        out.append(f"`loopvec explain --network {net}`: [`{_md_rel(f, root)}`]({_md_rel(f, root)})\n")
+        out += ["```text"] + breakdown_lines(data) + ["```\n"]
+        for png in sorted(f.parent.glob(f"{net}-b*.png")):
+            out.append(f"![{net}: {png.stem}]({_md_rel(png, root)})\n")
+    merged = {"benchmarks": [b for _, d in datas for b in d.get("benchmarks", [])]}
+    why = why_lines(merged)
+    if why:
+        out += ["#### What the breakdown says\n"] + why + [""]
+    return out
 
 
 def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any]]:
