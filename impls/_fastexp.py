@@ -47,8 +47,10 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from loopvec.impls._numba_setup import njit
 
 __all__ = ["exp64", "exp32"]
 

@@ -62,12 +62,13 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import prange, types
 from numba.core import cgutils
 from numba.core.datamodel import models
 from numba.extending import intrinsic, overload, register_model
 
 from loopvec.impls._fastexp import exp32, exp64
+from loopvec.impls._numba_setup import njit
 
 FASTMATH = {"contract"}  # FMA only: never nnan/ninf, NaN must propagate
 OPTS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")  # no ZeroDivisionError branch

@@ -45,12 +45,13 @@ def test_running_writes_nothing_into_the_install_tree(installed: Path, tmp_path:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(PYTHONPATH=str(installed), XDG_CACHE_HOME=str(cache), PYTHONDONTWRITEBYTECODE="")
     forward = ("import numpy as np; from loopvec import impls; from loopvec.impls.network import init_network;"
-               "m = impls.get('numba'); print(m.forward(m.prepare(init_network()), np.array([1.0, 0.5])))")
+               "[print(m.forward(m.prepare(init_network()), np.ones((40, 2)) * [1.0, 0.5])[0])"
+               " for m in map(impls.get, ['numba', 'numba-tuned', 'numba-parallel'])]")
     proc = subprocess.run([sys.executable, "-c", forward], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "0.3168" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "run", "--impl", "numba", "--only",
+    proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "run", "--impl", "numba", "numba-tuned", "--only",
                            "forward-toy-b0001", "--results-dir", str(tmp_path / "results")],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,5 +1,6 @@
-"""numba-parallel switches to its threaded kernels only above a size; check those paths
-agree with numpy too (the hypothesis tests stay below the thresholds)."""
+"""numba-parallel switches to its threaded kernels only above a size; check that those
+kernels really ran (their dispatchers gained a compiled signature, or their call counter
+moved) and agree with numpy (the hypothesis tests stay below the thresholds)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,13 +9,50 @@ import pytest
 from loopvec import impls
 from loopvec.impls.network import mnist_shaped_network, random_network
 
-pytest.importorskip("numba")
-from loopvec.impls import _numba_api  # noqa: E402
+from loopvec.impls import _numba_api
+from loopvec.impls import _numba_kernels as K
 
 par = impls.get("numba-parallel")
 ref = impls.get("numpy")
 BIG = 3 * _numba_api.PARALLEL_MIN_ELEMENTS + 7  # not a multiple of anything
 ROWS = 5 * _numba_api.PARALLEL_MIN_ROWS + 3  # several tiles and a partial one
+
+
+class Calls:
+    """Counts the calls of the serial and the parallel build of one kernel."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+        self.n = {"serial": 0, "parallel": 0}
+        for kind in self.n:
+            real = getattr(K, f"{name}_{kind}")
+
+            def counted(*args: object, _real=real, _kind=kind) -> object:
+                self.n[_kind] += 1
+                return _real(*args)
+
+            monkeypatch.setattr(K, f"{name}_{kind}", counted)
+
+
+@pytest.mark.parametrize("fn", ["sigmoid", "softmax", "forward", "matmul"])
+def test_the_threaded_build_runs_above_the_threshold_only(monkeypatch: pytest.MonkeyPatch, fn: str) -> None:
+    calls = Calls(monkeypatch, fn)
+    rng = np.random.default_rng(0)
+    if fn == "forward":
+        p = par.prepare(mnist_shaped_network())
+        small, big = (lambda: par.forward(p, rng.standard_normal((3, 784)))), \
+            (lambda: par.forward(p, rng.standard_normal((ROWS, 784))))
+    elif fn == "matmul":
+        small, big = (lambda: par.dot(np.ones((3, 5)), np.ones((5, 4)))), \
+            (lambda: par.dot(np.ones((ROWS, 5)), np.ones((5, 4))))
+    else:
+        small, big = (lambda: getattr(par, fn)(np.ones((2, 10)))), (lambda: getattr(par, fn)(np.ones((BIG // 10, 10))))
+    small()
+    assert calls.n == {"serial": 1, "parallel": 0}
+    big()
+    assert calls.n == {"serial": 1, "parallel": 1}
+    tuned = impls.get("numba-tuned")  # the serial implementation never takes the threaded build
+    tuned.forward(tuned.prepare(mnist_shaped_network()), np.ones((ROWS, 784))) if fn == "forward" else None
+    assert calls.n["parallel"] == 1
 
 
 @pytest.mark.parametrize("fn", ["step", "sigmoid", "relu", "identity", "softmax"])

@@ -94,8 +94,10 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_magic: int | N
     if len(data) != expected:
         # Never a silently wrong array: too short is truncation, too long is not this layout either.
         what = "truncated" if len(data) < expected else "trailing bytes after the data"
+        # gunzipping stops one byte past the expected size (a bomb never inflates): "more than"
+        got = f"more than {expected}" if gunzipped and len(data) > expected else str(len(data))
         raise DataError(f"{where}: {what}: expected {expected} bytes for dimensions "
-                        f"{' x '.join(map(str, dims))}, got {len(data)} {unit}")
+                        f"{' x '.join(map(str, dims))}, got {got} {unit}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
