@@ -228,9 +228,9 @@ def test_compare_shows_what_differs_and_ratios(two_runs: tuple[Path, Path], caps
     assert re.search(r"1\.8x slower ±[\d.]+%$", row(out, "forward-mnist-b1000", "numpy").rstrip())
     # speedups over pure Python side by side: numba x200 in A, x600 in B at batch 100
     sp = out[out.index("speedup over pure Python"):]
-    assert re.search(r"forward-mnist-b0100\s+numpy\s+x100\s+x149", sp)
-    assert re.search(r"\n\s+numba\s+x200\s+x600", sp)
-    assert re.search(r"forward-mnist-b1000\s+numpy\s+x200\s+capped", sp)
+    assert re.search(r"forward-mnist-b0100\s+numpy\s+x100 ±\d+%\s+x149 ±\d+%", sp)
+    assert re.search(r"\n\s+numba\s+x200 ±\d+%\s+x600 ±\d+%", sp)
+    assert re.search(r"forward-mnist-b1000\s+numpy\s+x200 ±\d+%\s+capped", sp)
     # present in only one run: listed, not dropped
     partial = out[out.index("in only some of the runs"):]
     assert "dot-n0002: only in A" in partial
@@ -245,6 +245,17 @@ def test_compare_identical_runs_all_same(two_runs: tuple[Path, Path], capsys: py
     assert "slower" not in out.split("B vs A")[-1].split("speedup")[0]
 
 
+def test_compare_synthetic_slowdown_of_20_percent_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path / "a.json", make_run("box", TIMES_A))
+    b = write(tmp_path / "b.json", make_run("box", {k: 1.2 * t for k, t in TIMES_A.items()}))
+    code, out, _ = compare(capsys, a, b, "--fail-slower", "10")
+    assert code == 1
+    assert f"{len(TIMES_A)} of {len(TIMES_A)} timings changed beyond the noise floor" in out
+    assert re.search(r"1\.2x slower ±", row(out, "forward-mnist-b0100", "numpy"))
+    code, out, _ = compare(capsys, a, write(tmp_path / "c.json", make_run("box", TIMES_A)), "--fail-slower", "10")
+    assert code == 0 and f"0 of {len(TIMES_A)} timings changed" in out
+
+
 def test_compare_three_runs(tmp_path: Path, two_runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     c = write(tmp_path / "c.json", make_run("box-c", TIMES_A, cpu="Other CPU", numpy_version="1.26.4"))
     code, out, _ = compare(capsys, *two_runs, c)
@@ -252,6 +263,9 @@ def test_compare_three_runs(tmp_path: Path, two_runs: tuple[Path, Path], capsys:
     assert re.search(r"CPU\s+Test CPU 9000\s+Test CPU 9000\s+Other CPU", out)
     assert re.search(r"NumPy\s+2\.0\.0\s+2\.0\.0\s+1\.26\.4", out)
     assert "C vs A" in out
+    # three runs: each speedup's spread across them, and how often the others fall inside a run's interval
+    assert re.search(r"forward-mnist-b0100\s+numpy\s+x100 ±\d+%\s+x149 ±\d+%\s+x100 ±\d+%\s+48\.5%", out), out
+    assert "reproducibility over 3 runs" in out
 
 
 def test_compare_speed_env_difference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -396,7 +410,7 @@ def test_plain_pytest_benchmark_files(tmp_path: Path, capsys: pytest.CaptureFixt
     code, out, _ = compare(capsys, a, b)
     assert code == 0
     assert row(out, "test_sort", "numpy").rstrip().rsplit(" ±", 1)[0].endswith("3x slower")
-    assert re.search(r"test_sort\s+numpy\s+x5\s+x1\.67", out)
+    assert re.search(r"test_sort\s+numpy\s+x5 ±\d+%\s+x1\.67 ±\d+%", out)
 
 
 # ------------------------------------------------------------------ report

@@ -80,10 +80,12 @@ class CaseState:
                 out[(num, den)] = iv
         return out
 
-    def widest(self, key: str) -> float:
+    def widest(self, key: str, boot: bool = False) -> float:
+        """The widest ratio interval of the case (as ± fraction); boot=True: its bootstrap part
+        alone, which is what more passes can shrink."""
         ivs = self.intervals(key)
         if ivs:
-            return max(iv.half_width for iv in ivs.values())
+            return max(iv.boot_half_width if boot else iv.half_width for iv in ivs.values())
         timed = self.timed()
         if len(timed) == 1:
             iv = stats.estimate_interval(self.passes[timed[0]], key)
@@ -118,7 +120,7 @@ class Schedule:
             elif st.seconds >= self.timing.case_cap_s:
                 st.decisions[k] = False
                 st.reached = st.reached or f"time cap {self.timing.case_cap_s:g} s"
-            elif st.widest(case_id) <= self.timing.precision:
+            elif st.widest(case_id, boot=True) <= self.timing.precision:
                 st.decisions[k] = False
                 st.reached = st.reached or f"precision ±{100 * self.timing.precision:g}%"
             else:

@@ -4,7 +4,10 @@ how much (with a 95% interval), the speedups of each run, and their spread acros
 A timing counts as changed only when the interval of B/A (each run's passes resampled
 on its own, the same estimator as `loopvec run`) lies entirely beyond the noise floor:
 above 1 + NOISE_FLOOR or below 1 / (1 + NOISE_FLOOR). The floor is what identical code
-moved between consecutive runs on this project's 2-vCPU VM (README, "Comparing runs").
+moved between runs on this project's 2-vCPU VM: in three A/A quick runs, 90% of the 123
+timings moved less than 5.3%, but memory-bound elementwise cases on 100,000 elements
+(and numpy's dot at n=128) moved by up to 16%; within a run no pass sees that (where a
+process's arrays land, the neighbours on the host), so the floor is 15%.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from loopvec.bench.present.rows import Row, rows
 from loopvec.bench.store.find import is_complete, resolve
 from loopvec.bench.store.results import load_run
 
-NOISE_FLOOR = 0.05
+NOISE_FLOOR = 0.15
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopvec.bench.measure.stats import Interval
+from loopvec.bench.measure.stats import Interval, ratio
 from loopvec.bench.measure.workloads import YARDSTICK
 from loopvec.bench.present.order import ordered, split_id
 
@@ -85,6 +85,14 @@ def rows(data: dict[str, Any]) -> list[Row]:
             r.first_call[impl] = e["first_call_s"]
         if isinstance(e.get("code"), str):
             r.code[impl] = e["code"]
+    for r in out.values():  # files that did not store the intervals but have the passes: compute them
+        for impl in r.estimate:
+            for ref, target in (("python", r.speedup_iv), ("numpy", r.vs_numpy_iv)):
+                if impl != ref and impl not in target and r.passes.get(ref) and r.passes.get(impl) \
+                        and len(r.passes[impl]) > 1 and ref in r.estimate:
+                    iv = ratio(r.passes[ref], r.passes[impl], key=f"{r.case}:{ref}/{impl}")
+                    if iv is not None:
+                        target[impl] = iv
     lv = data.get("loopvec", {})
     for kind in ("skipped", "failed"):
         for item in lv.get(kind, []):
