@@ -10,6 +10,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from loopvec.impls import _numba_elementwise as E
 from loopvec.impls import _numba_kernels as K
 from loopvec.impls._common import as_numeric_array, check_dot_shapes, check_forward_input
 from loopvec.impls.network import Network
@@ -93,8 +94,9 @@ class NumbaImpl:
         self.parallel = parallel
 
     def _kernel(self, name: str, size: int, threshold: int) -> Any:
+        """An elementwise kernel (step, activation, softmax): the threaded build from `threshold` elements."""
         par = self.parallel and size >= threshold
-        return getattr(K, f"{name}_parallel" if par else f"{name}_serial")
+        return getattr(E, f"{name}_parallel" if par else f"{name}_serial")
 
     def _threaded(self, name: str, rows: int) -> tuple[Any, int]:
         """The row-split kernel and its thread count (serial, 1 thread, below PARALLEL_MIN_ROWS)."""
@@ -114,14 +116,19 @@ class NumbaImpl:
         finally:
             numba.set_parallel_chunksize(prev)
 
-    def _elementwise(self, kernel: str, x: Any, out_dtype: Any = None) -> np.ndarray:
+    def _elementwise(self, activation: str, x: Any) -> np.ndarray:
         a = _float(as_numeric_array(x))
-        out = np.empty(a.shape, dtype=out_dtype or a.dtype)
-        self._kernel(kernel, a.size, PARALLEL_MIN_ELEMENTS)(a.reshape(-1), out.reshape(-1))
+        if activation == "step":
+            out = np.empty(a.shape, dtype=np.int64)
+            self._kernel("step", a.size, PARALLEL_MIN_ELEMENTS)(a.reshape(-1), out.reshape(-1))
+            return out
+        out = np.empty_like(a)
+        kernel = self._kernel("activation", a.size, PARALLEL_MIN_ELEMENTS)
+        kernel(K.ACT_CODE[activation], a.reshape(-1), out.reshape(-1))
         return out
 
     def step(self, x: Any) -> np.ndarray:
-        return self._elementwise("step", x, np.int64)
+        return self._elementwise("step", x)
 
     def sigmoid(self, x: Any) -> np.ndarray:
         return self._elementwise("sigmoid", x)

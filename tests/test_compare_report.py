@@ -460,8 +460,9 @@ def test_report_writes_readme_and_valid_linked_pngs(report_dir: Path, capsys: py
     assert "broken" in err  # a machine folder without a usable run is reported, not fatal
     readme = (report_dir / "README.md").read_text()
     pngs = sorted(p.name for p in report_dir.glob("*.png"))
-    assert pngs == sorted(["box-a-time.png", "box-a-speedup.png", "box-a-gflops.png", "box-b-time.png",
-                           "box-b-speedup.png", "box-b-gflops.png", "headline.png", "machines-forward-mnist.png"])
+    assert pngs == sorted(["box-a-ladder.png", "box-a-time.png", "box-a-speedup.png", "box-a-gflops.png",
+                           "box-b-ladder.png", "box-b-time.png", "box-b-speedup.png", "box-b-gflops.png",
+                           "headline.png", "machines-forward-mnist.png"])
     links = linked_pngs(readme)
     assert sorted(links) == pngs  # every plot linked, by a relative link, once
     for name in pngs:

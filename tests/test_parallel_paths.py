@@ -10,6 +10,7 @@ from loopvec import impls
 from loopvec.impls.network import mnist_shaped_network, random_network
 
 from loopvec.impls import _numba_api
+from loopvec.impls import _numba_elementwise as E
 from loopvec.impls import _numba_kernels as K
 
 par = impls.get("numba-parallel")
@@ -23,17 +24,18 @@ class Calls:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
         self.n = {"serial": 0, "parallel": 0}
+        module = K if name in ("forward", "matmul") else E
         for kind in self.n:
-            real = getattr(K, f"{name}_{kind}")
+            real = getattr(module, f"{name}_{kind}")
 
             def counted(*args: object, _real=real, _kind=kind) -> object:
                 self.n[_kind] += 1
                 return _real(*args)
 
-            monkeypatch.setattr(K, f"{name}_{kind}", counted)
+            monkeypatch.setattr(module, f"{name}_{kind}", counted)
 
 
-@pytest.mark.parametrize("fn", ["sigmoid", "softmax", "forward", "matmul"])
+@pytest.mark.parametrize("fn", ["activation", "softmax", "forward", "matmul"])
 def test_the_threaded_build_runs_above_the_threshold_only(monkeypatch: pytest.MonkeyPatch, fn: str) -> None:
     calls = Calls(monkeypatch, fn)
     rng = np.random.default_rng(0)
@@ -45,7 +47,9 @@ def test_the_threaded_build_runs_above_the_threshold_only(monkeypatch: pytest.Mo
         small, big = (lambda: par.dot(np.ones((3, 5)), np.ones((5, 4)))), \
             (lambda: par.dot(np.ones((ROWS, 5)), np.ones((5, 4))))
     else:
-        small, big = (lambda: getattr(par, fn)(np.ones((2, 10)))), (lambda: getattr(par, fn)(np.ones((BIG // 10, 10))))
+        name = "sigmoid" if fn == "activation" else fn
+        small, big = (lambda: getattr(par, name)(np.ones((2, 10)))), \
+            (lambda: getattr(par, name)(np.ones((BIG // 10, 10))))
     small()
     assert calls.n == {"serial": 1, "parallel": 0}
     big()

@@ -36,6 +36,10 @@ def rest_share(d: dict[str, Any]) -> float | None:
     return 1.0 - sum(t for t, _ in d["stages"].values()) / d["forward"]
 
 
+def _signed_time(seconds: float) -> str:
+    return ("-" if seconds < 0 else "") + fmt_time(abs(seconds))
+
+
 def breakdown_lines(data: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for (net, batch), per_impl in breakdowns(data).items():
@@ -59,7 +63,7 @@ def breakdown_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"{'stages, summed':<16}" + "".join(f"{'-' if r is None else f'{100 * (1 - r):.0f}%':>{w}}"
                                                         for r in rests))
         lines.append(f"{REST:<16}" + "".join(
-            f"{'-' if r is None else fmt_time(r * per_impl[n]['forward']) + f' {100 * r:.0f}%':>{w}}"
+            f"{'-' if r is None else _signed_time(r * per_impl[n]['forward']) + f' {100 * r:.0f}%':>{w}}"
             for n, r in zip(names, rests)))
         lines.append(f"{'empty batch':<16}" + "".join(
             f"{fmt_time(per_impl[n]['empty']) if 'empty' in per_impl[n] else '-':>{w}}" for n in names))

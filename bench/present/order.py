@@ -28,3 +28,6 @@ def split_id(test_id: str) -> tuple[str, str]:
         if test_id.endswith("-" + name):
             return test_id[: -len(name) - 1], name
     return test_id, ""
+
+# The teaching ladder: loops, the same loops compiled, tuned, threaded, then the libraries.
+LADDER = ["python", "numba", "numba-tuned", "numba-parallel", "numpy", "torch"]

@@ -13,8 +13,8 @@ from typing import Any
 
 from loopvec.bench.measure.machine import describe
 from loopvec.bench.present.explain import breakdown_lines, why_lines
-from loopvec.bench.present.plots import (MARKER, _file_stem, plot_gflops, plot_headline, plot_machines_forward,
-                                         plot_speedup, plot_time)
+from loopvec.bench.present.plots import MARKER, _file_stem, plot_gflops, plot_ladder, plot_speedup, plot_time
+from loopvec.bench.present.plots_across import plot_headline, plot_machines_forward
 from loopvec.bench.present.table import format_table
 from loopvec.bench.store.atomic import WriteError, write_atomic
 from loopvec.bench.store.find import newest_runs
@@ -45,10 +45,13 @@ terminal with `loopvec compare results/A results/B`.
 
 ## How to read the tables
 
-- Each cell is the **median time per call** of one implementation on one case (pytest-benchmark,
-  many rounds; the interquartile range is in the JSON and shaded in the plots).
-- **xN** is the speedup over pure Python on the same case in the same run: pure Python's median
-  divided by this one's. x0.5 means twice as *slow* as the loops.
+- Each cell is the **time per call** of one implementation on one case: the lower quartile of
+  the fastest round of each interleaved pass (pytest-benchmark rounds; every round, with
+  pytest-benchmark's own median and IQR, is in the JSON; the IQR is shaded in the plots).
+- **xN ±P%** is the speedup over pure Python on the same case in the same run, the ratio of the
+  two times, with its 95% interval (a paired bootstrap over the passes, widened by the
+  run-to-run floor). x0.5 means twice as *slow* as the loops. **NOISY** marks a case whose
+  widest interval is wider than ±10%, with the reason when it is known.
 - **capped**: pure Python was not timed because one call would take too long; **WRONG**: the
   implementation's answer disagreed with numpy, so it was not timed.
 - **GFLOP/s (best, % of peak)**: the fastest implementation's rate of floating-point operations
@@ -183,7 +186,8 @@ def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any
                 continue
             stem = _file_stem(m, used)
             plots[m] = []
-            for kind, fn, title in (("time", plot_time, "time per call versus size"),
+            for kind, fn, title in (("ladder", plot_ladder, "the ladder at batch 1, 100 and 10 000"),
+                                    ("time", plot_time, "time per call versus size"),
                                     ("speedup", plot_speedup, "speedup over pure Python versus size"),
                                     ("gflops", plot_gflops, "achieved GFLOP/s versus batch size, against the peak")):
                 target = root / f"{stem}-{kind}.png"
