@@ -110,16 +110,19 @@ def plot_breakdown(data: dict[str, Any], network: str, batch: int, path: Path) -
                 kind = "product" if kind == "product" else "bias" if kind == "bias" else ("out" if is_out else "hidden")
                 tot += t if kind == key else 0.0
             vals.append(tot)
-        ax.bar(names, [v * 1e6 for v in vals], bottom=[b * 1e6 for b in bottoms], label=label, color=f"C{gi}")
-        bottoms = [b + v for b, v in zip(bottoms, vals)]
-    for i, n in enumerate(names):
-        ax.plot([i - 0.4, i + 0.4], [per_impl[n]["forward"] * 1e6] * 2, color="black", linewidth=1.5)
-    ax.plot([], [], color="black", label="whole forward pass")
-    ax.set_ylabel("µs per call")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
+        shares = [100 * v / per_impl[n]["forward"] for v, n in zip(vals, names)]
+        ax.bar(names, shares, bottom=bottoms, label=label, color=f"C{gi}")
+        bottoms = [b + v for b, v in zip(bottoms, shares)]
+    for i, n in enumerate(names):  # each bar's whole forward pass, in time
+        ax.annotate(f"{fmt_time(per_impl[n]['forward'])} per call", (i, max(100.0, bottoms[i])), xytext=(0, 3),
+                    textcoords="offset points", ha="center", fontsize=8)
+    ax.axhline(100, color="black", linewidth=1)
+    ax.set_ylabel("share of the whole forward pass (%)")
+    ax.set_ylim(0, max(115.0, max(bottoms) + 12))
+    ax.legend(fontsize=8, loc="lower right")
     title = "toy 2-3-2-2" if network == "toy" else "MNIST-shaped 784-50-100-10"
-    ax.set_title(f"where the time goes: {title}, batch {batch:,} (stacked stages; log scale)", fontsize=10)
+    ax.set_title(f"where the time goes: {title}, batch {batch:,} (stages stacked; rest = checks, conversion, "
+                 f"dispatch)", fontsize=10)
     for n, ticklabel in zip(names, ax.get_xticklabels()):
         ticklabel.set_color(style(n)["color"])
     buf = io.BytesIO()
