@@ -36,7 +36,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_only_loopvec_at_the_top(installed: Path) -> None:
     top = {p.name for p in installed.iterdir() if not p.name.endswith(".dist-info") and p.name != "bin"}
     assert top == {"loopvec"}, top
-    assert {p.name for p in (installed / "loopvec").iterdir()} >= {"impls", "bench"}
+    assert {p.name for p in (installed / "loopvec").iterdir()} >= {"impls", "bench", "__init__.py"}
+    # a regular package, every file of it in RECORD: `pip uninstall loopvec` removes the folder whole
+    # (a namespace package's folder was left behind, empty)
+    record = next(installed.glob("loopvec-*.dist-info")) / "RECORD"
+    assert "loopvec/__init__.py" in record.read_text()
 
 
 def test_running_writes_nothing_into_the_install_tree(installed: Path, tmp_path: Path) -> None:
