@@ -20,9 +20,10 @@ def test_help_mentions_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
-def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_command_is_a_one_line_error_after_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "check" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "loopvec: error: a COMMAND is required (see loopvec --help)"
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -351,9 +351,19 @@ def test_corrupt_data_folder_is_an_input_error_before_any_case(tmp_path: Path) -
 @pytest.mark.parametrize("args, needle", [
     (["--only", ""], "empty pattern"),
     (["--machine", "m" * 300], "at most 60"),
+    (["--threads", "1000", "--only", "dot-n0002"], "expected a whole number 1.."),
+    (["--data", ""], "empty string"),
 ])
 def test_run_argument_messages(tmp_path: Path, args: list[str], needle: str) -> None:
     one_line_error(cli(tmp_path, "run", *args, "--results-dir", str(tmp_path / "res")), needle)
+    assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "--results-dir", ""], ["report", ""], ["fetch-mnist", "--dest", ""],
+                                     ["compare", "a.json", "", "--results-dir", "r"], ["explain", "--results-dir", ""]])
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path: Path, command: list[str]) -> None:
+    one_line_error(cli(tmp_path, *command), "empty string")
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("tmp",)]
 
 
 def test_threads_with_numpy_alone_does_not_blame_numba(tmp_path: Path) -> None:

@@ -52,6 +52,13 @@ def percent(text: str) -> float:
     return v
 
 
+def path(text: str) -> str:
+    """A file or folder path: never empty (an empty path would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
 def pattern(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a case id or part of one (e.g. forward-mnist), got an empty pattern")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from loopvec.bench.cli.args import clean, percent
+from loopvec.bench.cli.args import clean, path, percent
 from loopvec.bench.cli.errors import CLIError
 
 DESCRIPTION = """\
@@ -29,11 +29,11 @@ example: loopvec compare results/laptop results/ci-runner --fail-slower 10"""
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare results files or machines side by side", description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", metavar="RUN", help="results file or machine folder (at least two)")
+    p.add_argument("runs", nargs="+", type=path, metavar="RUN", help="results file or machine folder (at least two)")
     p.add_argument("--fail-slower", type=percent, metavar="PCT",
                    help="exit 1 if any timing of a later run is more than PCT%% slower than the first run "
                         "at the low end of its interval")
-    p.add_argument("--results-dir", default="results", metavar="DIR",
+    p.add_argument("--results-dir", type=path, default="results", metavar="DIR",
                    help="where a bare machine name is looked up (default: ./results)")
     p.set_defaults(func=cmd_compare)
 

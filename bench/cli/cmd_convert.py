@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from loopvec.bench.cli.args import clean
+from loopvec.bench.cli.args import clean, path
 from loopvec.bench.cli.errors import CLIError
 
 CONVERT_DESCRIPTION = """\
@@ -19,8 +19,8 @@ be IN itself, nor anything but a regular file (a device, a fifo, a folder).
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert-weights", help="turn the book's sample_weight.pkl into .npz (safely)",
                        description=CONVERT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="IN.pkl", help="weights to read (.pkl, read safely, or .npz)")
-    p.add_argument("output", metavar="OUT.npz", help="the .npz to write (replaced atomically if it is a file)")
+    p.add_argument("input", type=path, metavar="IN.pkl", help="weights to read (.pkl, read safely, or .npz)")
+    p.add_argument("output", type=path, metavar="OUT.npz", help="the .npz to write (replaced atomically if it is a file)")
     p.set_defaults(func=cmd_convert_weights)
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from loopvec.bench.cli.args import clean, impl_names, machine_name, percent, positive_int
+from loopvec.bench.cli.args import clean, impl_names, machine_name, path, percent, positive_int
 from loopvec.bench.cli.errors import CLIError
 
 DESCRIPTION = """\
@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", type=percent, metavar="PCT", help="as in loopvec run (default ±2%%)")
     p.add_argument("--machine", type=machine_name, metavar="NAME",
                    help=f"results folder name (default: here {default_machine_name()!r})")
-    p.add_argument("--results-dir", default="results", metavar="DIR", help="where results go (default: ./results)")
+    p.add_argument("--results-dir", type=path, default="results", metavar="DIR",
+                   help="where results go (default: ./results)")
     p.set_defaults(func=cmd_explain)
 
 

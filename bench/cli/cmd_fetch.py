@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from loopvec.bench.cli.args import clean
+from loopvec.bench.cli.args import clean, path
 from loopvec.bench.cli.errors import CLIError
 from loopvec.bench.data.fetch import DEFAULT_TIMEOUT, MNIST_MIRRORS, WEIGHTS_MIRRORS, fetch
 from loopvec.bench.data.files import ENV_VAR, NEEDED_FILES, default_data_dir, needed_files_text
@@ -73,7 +73,7 @@ def _mirror(text: str) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch-mnist", help="download the MNIST test set and the book's weights, verified",
                        description=FETCH_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dest", metavar="DIR",
+    p.add_argument("--dest", type=path, metavar="DIR",
                    help="folder to put the files in (default: the per-user folder above)")
     p.add_argument("--mirror", action="append", type=_mirror, metavar="URL",
                    help="fetch from URL + file name instead of the built-in sources; repeat to try several "

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from loopvec.bench.cli.args import clean, impl_names, positive_int
+from loopvec.bench.cli.args import clean, impl_names, path, positive_int
 from loopvec.bench.cli.errors import CLIError
 from loopvec.bench.data.files import BOOK_ACCURACY, ENV_VAR, WEIGHTS_FILE, DataError, needed_files_text, resolve_data_dir
 from loopvec.bench.data.idx import load_mnist
@@ -36,8 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mnist", help="the book's experiment on the real MNIST test set",
         description=MNIST_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", metavar="DIR", help=f"folder with the MNIST test files (default: ${ENV_VAR})")
-    p.add_argument("--weights", metavar="FILE",
+    p.add_argument("--data", type=path, metavar="DIR",
+                   help=f"folder with the MNIST test files (default: ${ENV_VAR}, else the folder "
+                        f"`loopvec fetch-mnist` fills)")
+    p.add_argument("--weights", type=path, metavar="FILE",
                    help=f"weights, .pkl or .npz (default: {WEIGHTS_FILE.name} in the data folder)")
     p.add_argument("--impl", nargs="+", metavar="NAME",
                    help="implementations to run (default: every available one; see `loopvec list`)")

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from loopvec.bench.cli.args import clean
+from loopvec.bench.cli.args import clean, path
 from loopvec.bench.cli.errors import CLIError
 
 
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "GFLOP/s against the measured peak; across machines, the MNIST-shaped forward pass at\n"
             "batch 1, 100 and 1 000. Regenerating overwrites the same files, atomically."),
     )
-    p.add_argument("results_dir", nargs="?", default="results", metavar="RESULTS_DIR",
+    p.add_argument("results_dir", nargs="?", type=path, default="results", metavar="RESULTS_DIR",
                    help="folder of machine folders (default: ./results)")
     p.set_defaults(func=cmd_report)
 

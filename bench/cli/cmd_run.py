@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from loopvec.bench.cli.args import clean, impl_names, machine_name, pattern, percent, positive_int
+from loopvec.bench.cli.args import clean, impl_names, machine_name, path, pattern, percent, positive_int
 from loopvec.bench.cli.errors import CLIError
 
 DESCRIPTION = """\
@@ -43,14 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only case ids containing PATTERN (or matching it as a glob, e.g. 'forward-*-numpy'); "
                         "repeatable")
     p.add_argument("--threads", type=positive_int, metavar="N",
-                   help="BLAS and Numba threads for the run (default: the libraries' own default)")
+                   help="BLAS and Numba threads for the run, 1 up to NUMBA_NUM_THREADS (the cores here; "
+                        "default: the libraries' own default)")
     p.add_argument("--precision", type=percent, metavar="PCT",
                    help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
                         "±PCT%% or the case's (raised) time cap is reached (default: ±2%% within the profile's cap)")
     p.add_argument("--machine", type=machine_name, metavar="NAME",
                    help=f"results folder name (default: host and CPU, here {default_machine_name()!r})")
-    p.add_argument("--results-dir", default="results", metavar="DIR", help="where results go (default: ./results)")
-    p.add_argument("--data", metavar="DIR",
+    p.add_argument("--results-dir", type=path, default="results", metavar="DIR",
+                   help="where results go (default: ./results)")
+    p.add_argument("--data", type=path, metavar="DIR",
                    help="real MNIST folder for the mnist-real cases (default: $LOOPVEC_DATA, then the folder "
                         "`loopvec fetch-mnist` fills)")
     p.add_argument("--list", action="store_true", help="print the case ids that would run, and exit")
@@ -77,6 +79,18 @@ def short_commit() -> str:
             except (OSError, subprocess.SubprocessError):
                 return "nogit"
     return "nogit"
+
+
+def check_threads(n: int | None) -> None:
+    """--threads is applied to Numba too (every run sets its threads), which allows 1..NUMBA_NUM_THREADS."""
+    if n is None:
+        return
+    import numba
+
+    top = numba.config.NUMBA_NUM_THREADS
+    if n > top:
+        raise CLIError(f"--threads {n}: expected a whole number 1..{top} (the threads Numba can use here, "
+                       f"NUMBA_NUM_THREADS)")
 
 
 class Out:
@@ -134,13 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from loopvec.bench.store.atomic import WriteError, probe_writable
 
     names = impl_names(args.impl)
-    if args.threads is not None and "numba-parallel" in names:
-        import numba
-
-        if args.threads > numba.config.NUMBA_NUM_THREADS:
-            raise CLIError(f"--threads {args.threads}: numba-parallel can use at most "
-                           f"{numba.config.NUMBA_NUM_THREADS} threads here (NUMBA_NUM_THREADS); "
-                           f"expected 1..{numba.config.NUMBA_NUM_THREADS}")
+    check_threads(args.threads)
     if args.data is not None and not Path(args.data).is_dir():
         raise CLIError(f"--data {clean(args.data)}: not a folder")
     chosen = W.select(args.profile, names, args.only)

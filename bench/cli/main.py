@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        print("loopvec: error: a COMMAND is required (see loopvec --help)", file=sys.stderr)
         return 2
     from loopvec.impls._common import InputError
     from loopvec.impls._numba_setup import check_env
