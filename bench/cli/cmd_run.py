@@ -81,16 +81,17 @@ def short_commit() -> str:
     return "nogit"
 
 
-def check_threads(n: int | None) -> None:
-    """--threads is applied to Numba too (every run sets its threads), which allows 1..NUMBA_NUM_THREADS."""
-    if n is None:
+def check_threads(n: int | None, names: list[str]) -> None:
+    """--threads reaches Numba when a Numba implementation runs, and Numba allows 1..NUMBA_NUM_THREADS."""
+    numba_names = [m for m in names if m.startswith("numba")]
+    if n is None or not numba_names:
         return
     import numba
 
     top = numba.config.NUMBA_NUM_THREADS
     if n > top:
-        raise CLIError(f"--threads {n}: expected a whole number 1..{top} (the threads Numba can use here, "
-                       f"NUMBA_NUM_THREADS)")
+        raise CLIError(f"--threads {n}: {', '.join(numba_names)} can use at most {top} threads here "
+                       f"(NUMBA_NUM_THREADS); expected a whole number 1..{top}")
 
 
 class Out:
@@ -148,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from loopvec.bench.store.atomic import WriteError, probe_writable
 
     names = impl_names(args.impl)
-    check_threads(args.threads)
+    check_threads(args.threads, names)
     if args.data is not None and not Path(args.data).is_dir():
         raise CLIError(f"--data {clean(args.data)}: not a folder")
     chosen = W.select(args.profile, names, args.only)

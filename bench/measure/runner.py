@@ -37,16 +37,20 @@ Say = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def thread_limit(n: int | None) -> Iterator[None]:
-    """BLAS (threadpoolctl) and Numba threads set to n for the block."""
+def thread_limit(n: int | None, numba_too: bool = True) -> Iterator[None]:
+    """BLAS (threadpoolctl) threads, and Numba's when numba_too, set to n for the block."""
     if n is None:
         yield
         return
-    import numba
     from threadpoolctl import threadpool_limits
 
-    old = numba.get_num_threads()
     with threadpool_limits(limits=n):
+        if not numba_too:
+            yield
+            return
+        import numba
+
+        old = numba.get_num_threads()
         numba.set_num_threads(n)
         try:
             yield
@@ -261,7 +265,8 @@ def run_suite(profile: str, names: list[str], only: list[str], threads: int | No
 
     progress = Progress(say)
     data = None
-    with thread_limit(threads), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
+    numba_too = any(n.startswith("numba") for n in names)
+    with thread_limit(threads, numba_too), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
         try:
             say("measuring peak: large np.dot ...")
             dtypes = ["float64", "float32"]
