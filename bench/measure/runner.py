@@ -37,25 +37,31 @@ Say = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def thread_limit(n: int | None, numba_too: bool = True) -> Iterator[None]:
-    """BLAS (threadpoolctl) threads, and Numba's when numba_too, set to n for the block."""
+def thread_limit(n: int | None, names: list[str]) -> Iterator[None]:
+    """BLAS threads (threadpoolctl) set to n for the block, and Numba's and torch's own thread pools
+    when those implementations run (threadpoolctl does not reach torch's intra-op pool)."""
     if n is None:
         yield
         return
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=n):
-        if not numba_too:
-            yield
-            return
+    restore = []
+    if any(m.startswith("numba") for m in names):
         import numba
 
-        old = numba.get_num_threads()
+        restore.append((numba.set_num_threads, numba.get_num_threads()))
         numba.set_num_threads(n)
-        try:
+    if "torch" in names:
+        import torch
+
+        restore.append((torch.set_num_threads, torch.get_num_threads()))
+        torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
             yield
-        finally:
-            numba.set_num_threads(old)
+    finally:
+        for setter, old in restore:
+            setter(old)
 
 
 @dataclass
@@ -265,8 +271,7 @@ def run_suite(profile: str, names: list[str], only: list[str], threads: int | No
 
     progress = Progress(say)
     data = None
-    numba_too = any(n.startswith("numba") for n in names)
-    with thread_limit(threads, numba_too), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
+    with thread_limit(threads, names), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
         try:
             say("measuring peak: large np.dot ...")
             dtypes = ["float64", "float32"]
