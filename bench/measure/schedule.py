@@ -67,18 +67,24 @@ class CaseState:
     noise: Noise = field(default_factory=Noise)
     reached: str = ""  # why the passes stopped
     done: bool = False  # every pass it needed has run
+    _intervals: Any = field(default=None, repr=False)  # (state of the passes, intervals) last computed
 
     def timed(self) -> list[str]:
         return [e for e in self.entrants if self.passes.get(e)]
 
     def intervals(self, key: str) -> dict[tuple[str, str], stats.Interval]:
+        """The case's ratio intervals; bootstrapped once per state of its passes (the progress line,
+        the noise record and the results all ask for the same ones)."""
         timed = self.timed()
-        out = {}
-        for num, den in self.case.ratio_pairs(timed):
-            iv = stats.ratio(self.passes[num], self.passes[den], key=f"{key}:{num}/{den}")
-            if iv is not None:
-                out[(num, den)] = iv
-        return out
+        state = (key, tuple((e, len(self.passes[e])) for e in timed))
+        if self._intervals is None or self._intervals[0] != state:
+            out = {}
+            for num, den in self.case.ratio_pairs(timed):
+                iv = stats.ratio(self.passes[num], self.passes[den], key=f"{key}:{num}/{den}")
+                if iv is not None:
+                    out[(num, den)] = iv
+            self._intervals = (state, out)
+        return dict(self._intervals[1])
 
     def widest(self, key: str, boot: bool = False) -> float:
         """The widest ratio interval of the case (as ± fraction); boot=True: its bootstrap part
