@@ -42,6 +42,9 @@ class Noise:
     steal: int = 0
     own_s: float = 0.0
     known: bool = True
+    settle_s: float | None = 0.0  # waited before passes for other threads to go idle (settle.py)
+    settle_max_s: float = 0.0
+    settle_capped: int = 0  # passes that started with other threads still busy
     _start: tuple[tuple[int, int, int] | None, float] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -60,6 +63,14 @@ class Noise:
         self.busy += after[1] - before[1]
         self.steal += after[2] - before[2]
         self.own_s += _own_cpu_s() - own0
+
+    def waited(self, seconds: float | None, capped: bool) -> None:
+        if seconds is None or self.settle_s is None:
+            self.settle_s = None
+            return
+        self.settle_s += seconds
+        self.settle_max_s = max(self.settle_max_s, seconds)
+        self.settle_capped += capped
 
     def steal_pct(self) -> float | None:
         return 100.0 * self.steal / self.total if self.known and self.total > 0 else None

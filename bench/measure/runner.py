@@ -153,6 +153,8 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
         "steal_pct": None if steal is None else round(steal, 2),
         "other_load_pct": None if other is None else round(other, 2),
         "round_spread_pct": round(100 * spread, 2), "seconds": round(st.seconds, 2),
+        "settle_s": None if st.noise.settle_s is None else round(st.noise.settle_s, 3),
+        "settle_max_ms": round(1e3 * st.noise.settle_max_s, 1), "settle_capped": st.noise.settle_capped,
         "passes": max((len(st.passes[e]) for e in st.timed()), default=0), "stopped": st.reached or "max passes",
     }
     noisy = rec["widest_pct"] is not None and rec["widest_pct"] > NOISY_PCT
@@ -160,6 +162,7 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
     if noisy:
         rec["reason"] = (f"steal {steal:.0f}%" if steal is not None and steal >= 5 else
                          f"other load {other:.0f}%" if other is not None and other >= 20 else
+                         f"threads still busy at {st.noise.settle_capped} pass starts" if st.noise.settle_capped else
                          f"rounds scatter {100 * spread:.0f}%" if spread >= 0.1 else "the ratio varied from pass to pass")
     return rec
 

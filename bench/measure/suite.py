@@ -2,7 +2,8 @@
 
 Pass 0 of an entrant first validates (the first call, which is when Numba compiles
 or loads its cache: timed separately as first_call_s), then calibrates; a wrong
-answer fails the test and is never timed. Every pass then runs
+answer fails the test and is never timed. Every pass waits for the process's other
+threads to go idle (settle.py: the previous entrant's thread pools), then runs
 benchmark.pedantic(rounds, iterations) and hands the rounds to the schedule.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from loopvec.bench.measure import schedule as S
+from loopvec.bench.measure.settle import settle
 
 
 def prepare(sched: S.Schedule, st: S.CaseState, case: Any, entrant: str) -> S.Ready:
@@ -28,6 +30,8 @@ def prepare(sched: S.Schedule, st: S.CaseState, case: Any, entrant: str) -> S.Re
     if problem:
         st.excluded[entrant] = f"wrong answer, not timed: {problem}"
         pytest.fail(f"{case.id}-{entrant}: wrong answer, not timed: {problem}", pytrace=False)
+    if sched.enabled:
+        st.noise.waited(*settle())  # the first call may have left a thread pool spinning
     iterations, rounds = sched.calibrate(setup) if sched.enabled else (1, 1)
     ready = st.ready[entrant] = S.Ready(setup, first_call_s, iterations, rounds)
     return ready
@@ -44,6 +48,8 @@ def run_pass(benchmark: Any, case: Any, entrant: str, k: int) -> None:
     benchmark.group = case.id
     benchmark.extra_info.update(case.info(), impl=entrant, first_call_s=ready.first_call_s,
                                 iterations=ready.iterations)
+    if sched.enabled:
+        st.noise.waited(*settle())  # the previous entrant's thread pools stop spinning first
     st.noise.start()
     try:
         benchmark.pedantic(ready.setup.fn, args=ready.setup.args, rounds=ready.rounds,

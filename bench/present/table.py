@@ -184,6 +184,12 @@ def noise_lines(lv: dict[str, Any]) -> list[str]:
         line += f"; CPU steal up to {max(steal):.1f}%"
     if other:
         line += f"; other load up to {max(other):.0f}%"
+    waits = [v for v in noise.values() if v.get("settle_s") is not None]
+    if waits:  # results from before settle.py have no such field
+        capped = sum(v.get("settle_capped", 0) for v in waits)
+        line += (f"; waited {sum(v['settle_s'] for v in waits):.1f} s in all for spinning thread pools to go idle "
+                 f"(longest {max(v['settle_max_ms'] for v in waits):.0f} ms"
+                 + (f", still busy after {capped} waits)" if capped else ")"))
     out = ["", line]
     for case, v in noise.items():
         if v.get("noisy"):
