@@ -50,11 +50,9 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from loopvec.impls._numba_setup import njit
+from loopvec.impls._numba_setup import FASTMATH, njit
 
 __all__ = ["exp64", "exp32"]
-
-FASTMATH = {"contract"}
 
 
 # ---- bitcasts between same-width integers and floats --------------------------

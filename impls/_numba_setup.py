@@ -25,6 +25,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+# The tuned kernels' compile options: FMA contraction only (never nnan/ninf: NaN must
+# propagate), no ZeroDivisionError branch, cached on disk (see njit below).
+FASTMATH = {"contract"}
+OPTS: dict[str, Any] = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
+
 THREADING_LAYERS = ("default", "safe", "threadsafe", "forksafe", "tbb", "omp", "workqueue")
 
 

@@ -123,6 +123,21 @@ def test_nan_propagates_through_forward(impl: Any, hidden: str, output: str) -> 
     np.testing.assert_allclose(toy[1], BOOK_Y, atol=1e-8)
 
 
+@pytest.mark.parametrize("output", ["identity", "softmax"])
+def test_nan_stays_in_its_row_in_a_tile(impl: Any, output: str) -> None:
+    # 70 samples x 24 -> 40 -> 10: the tuned kernels' 8-sample blocks, a one-vector
+    # panel (40 = 16 + 16 + 8) and activations run over whole tiles; only row 37 may be NaN
+    net = random_network((24, 40, 10), seed=3, hidden="sigmoid", output=output)
+    X = np.random.default_rng(3).uniform(-1, 1, (70, 24))
+    X[37, 5] = np.nan
+    got = run_forward(impl, net, X)
+    bad = np.isnan(got).any(axis=1)
+    np.testing.assert_array_equal(np.flatnonzero(bad), [37])
+    assert np.isnan(got[37]).all()
+    keep = np.arange(70) != 37
+    np.testing.assert_allclose(got[keep], run_forward(impls.get("numpy"), net, X[keep]), rtol=1e-9, atol=1e-12)
+
+
 # ---------------------------------------------------------------- non-numeric values
 # These are passed as Python values straight to the implementation (from_numpy takes arrays).
 
