@@ -123,6 +123,24 @@ class Prepared:
         self.n_out = network.n_out
 
 
+# Samples per step of a large batch. Measured on 2 cores, MNIST-shaped, float64,
+# interleaved against one step for the whole batch: batch 1000 2.07 -> 1.59 ms,
+# 3000 5.09 -> 4.89 ms, 10,000 19.6 -> 18.1 ms; 512 samples or fewer: no change
+# (within 1%). A step's activations (512 x 160 values, 640 KiB) stay in the L2 cache,
+# where the bias add and the activations' passes over them run at cache speed.
+# Tried and not kept: a buffer per layer kept from call to call (matmul's out=):
+# 1-3% more, within the noise, and no longer the book's code.
+CHUNK = 512
+
+
+def in_steps(step: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
+    """step(X), in steps of CHUNK samples when X is a larger batch (rows stacked back)."""
+    if X.ndim == 2 and X.shape[0] > CHUNK:
+        # the book's batch loop (predict on x[i:i+batch_size]), here for the cache's sake
+        return np.concatenate([step(X[i : i + CHUNK]) for i in range(0, X.shape[0], CHUNK)])
+    return step(X)
+
+
 def prepare(network: Network) -> Prepared:
     return Prepared(network)
 
@@ -132,7 +150,7 @@ def forward(p: Prepared, x: Any) -> np.ndarray:
     check_forward_input(X.shape, p.n_in)
     if X.dtype != p.dtype:
         X = X.astype(p.dtype)
-    return _forward(p, X)
+    return in_steps(lambda x: _forward(p, x), X)
 
 
 def _forward(p: Prepared, X: np.ndarray) -> np.ndarray:

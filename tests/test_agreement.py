@@ -182,3 +182,20 @@ def test_forward_agrees_with_numpy(impl_dtype: tuple[Any, np.dtype], ref: Any, d
     bound = forward_error_bound(net, x)
     diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
     assert np.all(diff <= bound), f"max |diff| {diff.max():g}, max excess {(diff - bound).max():g}"
+
+
+@pytest.mark.parametrize("n", [512, 513, 1100])
+def test_numpy_forward_in_steps_equals_one_step(n: int) -> None:
+    # numpy's forward runs a batch of more than CHUNK samples in steps of CHUNK; the
+    # stacked steps must equal the whole batch in one step, sample for sample
+    from loopvec.impls import impl_numpy
+
+    assert impl_numpy.CHUNK == 512  # the sizes above straddle it
+    net = random_network((30, 7, 5), seed=11, hidden="sigmoid", output="softmax")
+    X = np.random.default_rng(11).uniform(-2, 2, (n, 30))
+    p = impl_numpy.prepare(net)
+    got = impl_numpy.forward(p, X)
+    whole = impl_numpy._forward(p, X)  # noqa: SLF001: the one-step computation
+    assert got.shape == (n, 5)
+    np.testing.assert_allclose(got, whole, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(got[-1], impl_numpy.forward(p, X[-1]), rtol=1e-13, atol=0)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from loopvec import impls
+from loopvec.impls.impl_numpy import in_steps
 from loopvec.impls._common import TOLERANCE
 from loopvec.impls.network import Network, init_network, mnist_shaped_network
 
@@ -256,8 +257,9 @@ def _forward_each(forward: Callable[..., Any], prepared: Any, xs: list[Any]) -> 
 
 
 def _three_matmuls(X: np.ndarray, W1: np.ndarray, W2: np.ndarray, W3: np.ndarray) -> np.ndarray:
-    # the forward pass's matrix products alone: numpy's forward without bias and activations
-    return ((X @ W1) @ W2) @ W3
+    # the forward pass's matrix products alone: numpy's forward without bias and
+    # activations, in the same steps of samples (impl_numpy.CHUNK)
+    return in_steps(lambda x: ((x @ W1) @ W2) @ W3, X)
 
 
 def setup(case: Workload, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
