@@ -7,7 +7,7 @@ columns j0 .. j0+nr, w being one packed panel of nr = L or 2L neurons.
 from __future__ import annotations
 
 from loopvec.impls._numba_setup import OPTS, njit
-from loopvec.impls._simd import prefetch, vfma, vld, vsplat, vst
+from loopvec.impls._simd import prefetch, vfma, vld, vsplat, vst, vsum
 
 MR = 8  # samples per register block (4 and 1 for the rest)
 PF = 16  # panel rows to prefetch ahead in the one-sample kernel
@@ -190,3 +190,72 @@ def _block1(x0, k0, k1, w, nr, j0, L, d0):  # type: ignore[no-untyped-def]
         c0 = vfma(one, c1, c0)
         c2 = vfma(one, c3, c2)
         vst(d0, j0, vfma(one, c2, c0))
+
+
+# ---- the tail: a few neurons past the last full panel, as dot products along k ----
+
+@njit(**OPTS)
+def _tail4x2(X, r, k0, k1, wt, n_in, t, jt, L, D):  # type: ignore[no-untyped-def]
+    """D[r+i, jt+t+q] += sum_{k0 <= k < k1} X[r+i, k] * wt[(t+q)*n_in + k], i < 4, q < 2.
+
+    wt holds the tail neurons' weights as rows (W's columns): the vectors run along k,
+    so no lane is padding; 8 accumulators, summed across their lanes at the end."""
+    x0, x1, x2, x3 = X[r], X[r + 1], X[r + 2], X[r + 3]
+    a = t * n_in
+    b = a + n_in
+    zero = vsplat(X.dtype.type(0))
+    c00, c01, c10, c11, c20, c21, c30, c31 = zero, zero, zero, zero, zero, zero, zero, zero
+    k = k0
+    while k + L <= k1:
+        w0 = vld(wt, a + k)
+        w1 = vld(wt, b + k)
+        v = vld(x0, k)
+        c00, c01 = vfma(v, w0, c00), vfma(v, w1, c01)
+        v = vld(x1, k)
+        c10, c11 = vfma(v, w0, c10), vfma(v, w1, c11)
+        v = vld(x2, k)
+        c20, c21 = vfma(v, w0, c20), vfma(v, w1, c21)
+        v = vld(x3, k)
+        c30, c31 = vfma(v, w0, c30), vfma(v, w1, c31)
+        k += L
+    s00, s01, s10, s11 = vsum(c00), vsum(c01), vsum(c10), vsum(c11)
+    s20, s21, s30, s31 = vsum(c20), vsum(c21), vsum(c30), vsum(c31)
+    while k < k1:  # the last k1 - k0 mod L inputs
+        s00 += x0[k] * wt[a + k]
+        s01 += x0[k] * wt[b + k]
+        s10 += x1[k] * wt[a + k]
+        s11 += x1[k] * wt[b + k]
+        s20 += x2[k] * wt[a + k]
+        s21 += x2[k] * wt[b + k]
+        s30 += x3[k] * wt[a + k]
+        s31 += x3[k] * wt[b + k]
+        k += 1
+    j = jt + t
+    D[r, j] += s00
+    D[r, j + 1] += s01
+    D[r + 1, j] += s10
+    D[r + 1, j + 1] += s11
+    D[r + 2, j] += s20
+    D[r + 2, j + 1] += s21
+    D[r + 3, j] += s30
+    D[r + 3, j + 1] += s31
+
+
+@njit(**OPTS)
+def _tail1(x, k0, k1, w, L):  # type: ignore[no-untyped-def]
+    """sum_{k0 <= k < k1} x[k] * w[k], two vector accumulators (one sample, one neuron)."""
+    zero = vsplat(x.dtype.type(0))
+    c0, c1 = zero, zero
+    k = k0
+    while k + 2 * L <= k1:
+        c0 = vfma(vld(x, k), vld(w, k), c0)
+        c1 = vfma(vld(x, k + L), vld(w, k + L), c1)
+        k += 2 * L
+    if k + L <= k1:
+        c0 = vfma(vld(x, k), vld(w, k), c0)
+        k += L
+    s = vsum(c0) + vsum(c1)
+    while k < k1:
+        s += x[k] * w[k]
+        k += 1
+    return s

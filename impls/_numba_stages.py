@@ -54,12 +54,12 @@ def plain_identity(z, out):  # type: ignore[no-untyped-def]
 # ---- numba-tuned (the fused kernel's pieces, over the batch in tiles) ----
 
 @njit(cache=True)
-def tuned_product_bias(a, n_in, wp, bias, npad, L, dst):  # type: ignore[no-untyped-def]
+def tuned_product_bias(a, n_in, n_out, wp, bias, npad, L, dst):  # type: ignore[no-untyped-def]
     # (batch, n_in) @ packed W + bias -> dst (batch, npad): the bias is in the accumulators from the start
     n = a.shape[0]
     for t0 in range(0, n, K.TILE):
         nrows = min(K.TILE, n - t0)
-        K.dense_rows(a[t0:t0 + nrows], nrows, n_in, wp, bias, npad, L, dst[t0:t0 + nrows])
+        K.dense_rows(a[t0:t0 + nrows], nrows, n_in, n_out, wp, bias, npad, L, dst[t0:t0 + nrows])
 
 
 @njit(cache=True)

@@ -17,7 +17,7 @@ from numba.extending import intrinsic, overload, register_model
 from loopvec.impls._fastexp import exp32, exp64
 
 
-# ---- a 512-bit SIMD value type and its four operations -------------------------
+# ---- a 512-bit SIMD value type and its operations -------------------------
 
 class _Simd(types.Type):
     """One 64-byte vector of float64 (8 lanes) or float32 (16 lanes)."""
@@ -106,6 +106,25 @@ def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
         return builder.call(fn, args)
 
     return a(a, b, c), codegen
+
+
+@intrinsic
+def vsum(typingctx, v):  # type: ignore[no-untyped-def]
+    """The sum of v's lanes, as a scalar (halves added pairwise: 3 steps for 8 lanes)."""
+    if not isinstance(v, _Simd):
+        return None
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        vec, n = args[0], v.lanes
+        i32 = ir.IntType(32)
+        while n > 1:
+            n //= 2
+            lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
+            hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
+            vec = builder.fadd(lo, hi)
+        return builder.extract_element(vec, ir.Constant(i32, 0))
+
+    return v.dtype(v), codegen
 
 
 @intrinsic

@@ -199,3 +199,28 @@ def test_numpy_forward_in_steps_equals_one_step(n: int) -> None:
     assert got.shape == (n, 5)
     np.testing.assert_allclose(got, whole, rtol=1e-13, atol=0)
     np.testing.assert_allclose(got[-1], impl_numpy.forward(p, X[-1]), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("name", ["numba-tuned", "numba-parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes", [(300, 34, 20), (520, 35, 3), (400, 3), (784, 50, 100, 10)])
+def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> None:
+    # the layouts the tuned kernel chooses between: full panels of 2 vectors, a last
+    # panel of one vector, and the tail run along k (2, 3 = a pair + an odd one, or
+    # only tail neurons) when the layer has enough inputs; every block size of rows
+    from loopvec import impls
+    from loopvec.impls import _numba_kernels as K
+
+    L = K.lanes(dtype)
+    tails = [K.split(n_in, n_out, L)[1] for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    if dtype == np.float64:  # the sizes above do reach the tail
+        assert any(tails)
+    impl, ref = impls.get(name), impls.get("numpy")
+    net = random_network(sizes, seed=7, hidden="sigmoid", output="softmax", dtype=dtype)
+    for batch in (1, 3, 4, 5, 8, 13, 70):
+        X = np.random.default_rng(batch).uniform(-1, 1, (batch, sizes[0])).astype(dtype)
+        got = run_forward(impl, net, X)
+        want = run_forward(ref, net, X)
+        bound = forward_error_bound(net, X)
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        assert np.all(diff <= bound), f"batch {batch}: max |diff| {diff.max():g}"

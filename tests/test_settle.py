@@ -56,3 +56,16 @@ def test_waits_are_recorded_with_the_noise() -> None:
     assert (n.settle_s, n.settle_max_s, n.settle_capped) == pytest.approx((0.62, 0.5, 1))
     n.waited(None, False)  # once unknown, the total is unknown
     assert n.settle_s is None
+
+
+def test_the_noise_summary_shows_the_waits() -> None:
+    from loopvec.bench.present.table import noise_lines
+
+    rec = {"widest_pct": 3.0, "steal_pct": 0.0, "other_load_pct": 1.0, "round_spread_pct": 2.0,
+           "seconds": 5.0, "passes": 8, "stopped": "precision", "noisy": False}
+    waited = {"a": dict(rec, settle_s=1.25, settle_max_ms=118.0, settle_capped=0),
+              "b": dict(rec, settle_s=0.5, settle_max_ms=40.0, settle_capped=2)}
+    line = noise_lines({"noise": waited})[1]
+    assert "waited 1.8 s in all" in line and "longest 118 ms" in line and "still busy after 2 waits" in line
+    old = noise_lines({"noise": {"a": rec}})[1]  # a run recorded before the waits existed
+    assert "waited" not in old

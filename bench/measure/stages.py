@@ -229,7 +229,7 @@ def _tuned(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | 
     src[:, :a.shape[1]] = a  # the previous layer's padded tile, as the fused kernel reads it
     dst = np.zeros((a.shape[0], npad))
     if stage == "product":
-        return Setup(NS.tuned_product_bias, (src, W.shape[0], wp, bp, npad, L, dst), lambda _: dst[:, :n_out]), \
+        return Setup(NS.tuned_product_bias, (src, W.shape[0], W.shape[1], wp, bp, npad, L, dst), lambda _: dst[:, :n_out]), \
             lambda got: _close(got, z + b, entrant + " (with its bias)")
     dst[:, :n_out] = z + b
     return Setup(NS.tuned_activation, (dst, n_out, K.ACT_CODE[stage]), lambda _: dst[:, :n_out]), \
