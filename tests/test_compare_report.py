@@ -526,3 +526,26 @@ def test_load_run_does_not_change_the_file(two_runs: tuple[Path, Path]) -> None:
     data = load_run(two_runs[0])
     assert two_runs[0].read_text() == before
     assert data["loopvec"]["machine"] == "box-a"
+
+
+def test_reference_lines_compare_the_fastest_own_implementation_with_torch() -> None:
+    from loopvec.bench.present.rows import Row
+    from loopvec.bench.present.table import reference_lines
+
+    rng = np.random.default_rng(4)
+    drift = 1.0 + rng.uniform(0, 0.2, 12)  # the machine's speed, pass by pass
+
+    def passes(t: float) -> list[list[float]]:
+        return [[t * d, t * d * 1.01] for d in drift]
+
+    r = Row("forward-mnist-b0100", "forward-mnist", 100, "batch", "float64", None)
+    for impl, t in (("numpy", 170e-6), ("numpy-matmuls", 50e-6), ("numba-parallel", 90e-6), ("torch", 150e-6)):
+        r.estimate[impl] = float(np.quantile([min(p) for p in passes(t)], 0.25))
+        r.passes[impl] = passes(t)
+    act = Row("sigmoid-n0100", "sigmoid", 100, "elements", "float64", None, estimate={"numpy": 1e-6, "torch": 2e-6})
+    lines = reference_lines([act, r])
+    assert len(lines) == 3  # blank, title, one forward case: activations and the yardstick are left out
+    assert "numba-parallel" in lines[2] and "0.60x" in lines[2]
+    assert "±" in lines[2] and "±?" not in lines[2]
+    assert reference_lines([Row("forward-mnist-b0001", "forward-mnist", 1, "batch", "float64", None,
+                                estimate={"numpy": 1e-5})]) == []  # no torch: nothing to say

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopvec.bench.measure.machine import describe, summary
+from loopvec.bench.measure.stats import ratio
 from loopvec.bench.measure.workloads import YARDSTICK
 from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm, size_label
 from loopvec.bench.present.order import ordered
@@ -51,7 +52,8 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
                  "too long; - = not run (pure Python has no float32); numpy-matmuls = numpy's three matrix "
                  "products alone; NOISY = a ratio interval wider than ±10%")
     cross = crossover_lines(rs)
-    lines += ([""] + cross if cross else []) + batch_lines(rs) + matmul_lines(rs) + first_call_lines(rs)
+    lines += ([""] + cross if cross else []) + batch_lines(rs) + matmul_lines(rs) + reference_lines(rs)
+    lines += first_call_lines(rs)
     lines += startup_lines(lv) + noise_lines(lv) + skip_lines(lv)
     if not lv.get("complete", True):
         lines += ["", f"INCOMPLETE RUN: {lv.get('finished', '?')} of {lv.get('planned', '?')} cases finished"]
@@ -126,12 +128,36 @@ def batch_lines(rs: list[Row]) -> list[str]:
 
 def matmul_lines(rs: list[Row]) -> list[str]:
     """numpy's forward against its three matrix products alone, where both ran."""
-    pairs = [(r.size, r.estimate["numpy"] / r.estimate[YARDSTICK]) for r in rs
+    pairs = [(r.size, r.estimate["numpy"] / r.estimate[YARDSTICK], r.vs_numpy_iv.get(YARDSTICK)) for r in rs
              if "numpy" in r.estimate and YARDSTICK in r.estimate]
     if not pairs:
         return []
-    return ["", "numpy forward / its three matrix products alone (bias and activations cost the rest): "
-            + ", ".join(f"b={size:,} {ratio:.2f}x" for size, ratio in pairs)]
+    return ["", "numpy forward / its three matrix products alone (bias and activations cost the rest; 95% interval): "
+            + ", ".join(f"b={size:,} {ratio:.2f}x {pm(iv)}" for size, ratio, iv in pairs)]
+
+
+REFERENCE = "torch"  # the library a user would pick instead: not one of loopvec's own rungs
+NOT_OWN = (REFERENCE, YARDSTICK)
+
+
+def reference_lines(rs: list[Row]) -> list[str]:
+    """Per forward case with torch: loopvec's fastest implementation's time over torch's,
+    with its paired 95% interval (below 1: loopvec's loops are faster)."""
+    out = []
+    for r in rs:
+        if r.unit != "batch" or REFERENCE not in r.estimate:
+            continue
+        own = [i for i in r.estimate if i not in NOT_OWN]
+        if not own:
+            continue
+        best = min(own, key=lambda i: r.estimate[i])
+        iv = ratio(r.passes[best], r.passes[REFERENCE], key=f"{r.case}:{best}/{REFERENCE}") \
+            if len(r.passes.get(best, [])) > 1 and len(r.passes.get(REFERENCE, [])) > 1 else None
+        out.append(f"  {r.case:<26} {best:<15} {fmt_time(r.estimate[best]):>9} vs {fmt_time(r.estimate[REFERENCE]):>9}"
+                   f"  {r.estimate[best] / r.estimate[REFERENCE]:.2f}x {pm(iv)}")
+    if not out:
+        return []
+    return ["", f"fastest of loopvec's own implementations against {REFERENCE}, time over time (95% interval):"] + out
 
 
 def first_call_lines(rs: list[Row]) -> list[str]:
