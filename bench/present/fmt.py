@@ -5,10 +5,12 @@ from typing import Any
 
 
 def fmt_time(seconds: float) -> str:
+    """3 significant digits in the largest unit that keeps them >= 1: '999 µs', '1 ms'
+    (999.7 µs rounds to 1 ms, never '1e+03 µs'), '12.3 s', '1234 s'."""
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if seconds >= scale or unit == "ns":
-            v = seconds / scale
-            return f"{v:.3g} {unit}" if v < 1000 else f"{v:.0f} {unit}"
+        v = seconds / scale
+        if float(f"{v:.3g}") >= 1 or unit == "ns":
+            return f"{v:.3g} {unit}" if v < 999.5 else f"{v:.0f} {unit}"
     return f"{seconds:g} s"
 
 
