@@ -60,6 +60,7 @@ def _pack(W: np.ndarray) -> tuple[np.ndarray, int]:
     L = K.lanes(W.dtype)
     npad = K.padded(W.shape[1], L)
     out = aligned_empty(W.shape[0] * npad, W.dtype)
+    out[:] = 0  # with a tail, the packed weights fill less than n_in * npad: the rest stays 0
     K.pack_weights(np.ascontiguousarray(W), L, out)
     return out, npad
 

@@ -19,10 +19,11 @@ said; numbers are noisy (+-10%: a shared VM), min of 7 repeats:
   the forward at batch 2000 (relu/identity: 3.5 ms, sigmoid/softmax: 4.2 ms).
 - 8x1 register block for the one-vector panel (50 = 16 + 16 + 16 + 8 padded:
   the 4x1 block it replaces ran 4 FMA chains, latency-bound): 784->50 layer on
-  a 64-row tile 52.3 -> 54.7 GFLOP/s useful; 50->100 unchanged (58.5).
+  a 64-row tile 48-50 -> 50-52 GFLOP/s useful (five sessions); 50->100 unchanged.
 - the last 2 neurons of 784->50 as dot products along k (_tail4x2: vectors
   along the inputs, no padded lanes) instead of an 8-lane panel: 784->50 layer
-  51.3 -> 54.7 GFLOP/s useful; numba-parallel forward batch 10000 9.5 -> 9.1 ms
+  50-52 -> 54-60 GFLOP/s useful (same five sessions, the three variants
+  interleaved); numba-parallel forward batch 10000 9.5 -> 9.1 ms
   beside torch's 9.8 ms (same process, alternating).
 - activations over the whole tile (layer outputs stored (rows, npad) back to
   back, so one long loop instead of one short loop per row whose leftovers ran
@@ -64,8 +65,9 @@ run along k (see split). The blocks are in _numba_blocks.py.
 SIMD. Numba runs LLVM's loop vectorizer but not the SLP vectorizer, and fully
 unrolls a 16-wide constant loop before the loop vectorizer sees it, so the block
 is written with a small explicit SIMD type (`_Simd`: an LLVM <8 x double> /
-<16 x float> value, held in registers) and four intrinsics: vld (vector load),
-vst (vector store), vsplat (broadcast) and vfma (llvm.fma). Everything else is
+<16 x float> value, held in registers) and a few intrinsics: vld (vector load),
+vst (vector store), vsplat (broadcast), vfma (llvm.fma) and, for the tail, vsum
+(the sum of a vector's lanes). Everything else is
 plain loops. Activations use `_fastexp.exp64/exp32`, which the loop vectorizer
 turns into zmm code (`_wide()` asks LLVM for 512-bit vectors in those loops).
 
@@ -108,8 +110,8 @@ def split(n_in, n_out, L):  # type: ignore[no-untyped-def]
     whole vectors, unless at most TAIL_MAX neurons are left past the last full panel of
     2L and there are at least TAIL_MIN_VECTORS vectors of inputs: those run as dot
     products along k (_tail4x2), with no padded lanes. Measured, 64-row tile, float64:
-    784->50 (48 + 2 instead of 56 lanes) 51.3 -> 54.7 GFLOP/s; 50->100 (96 + 4 instead
-    of 104) 56.3 -> 54.6, too few inputs to pay for summing each accumulator's lanes."""
+    784->50 (48 + 2 instead of 56 lanes) 50-52 -> 54-60 GFLOP/s; 50->100 (96 + 4 instead
+    of 104) no gain (56-60 either way), too few inputs to pay for summing the lanes."""
     rem = n_out % (2 * L)
     if 0 < rem <= TAIL_MAX and n_in >= TAIL_MIN_VECTORS * L:
         return n_out - rem, rem
@@ -244,7 +246,7 @@ def activate_rows(a, nrows, n, code):  # type: ignore[no-untyped-def]
     """Apply activation `code` in place to a[:nrows, :n], a C-contiguous block of rows.
 
     Sigmoid and ReLU run as one loop over all nrows x width elements, padding columns
-    included (they hold 0, which no later layer reads): one long vectorized loop instead
+    included (no later layer reads them): one long vectorized loop instead
     of a short one per row, whose leftover elements ran scalar (sigmoid 1.47 -> 1.20 ns
     per element on rows of 50). Softmax takes the row maxima, then the exp of the whole
     block in one loop, then the row sums (8.9 -> 2.5 ns per element on rows of 10).

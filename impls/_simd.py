@@ -1,9 +1,11 @@
-"""A 512-bit SIMD value type for Numba kernels and its operations (load, store, broadcast, FMA).
+"""A 512-bit SIMD value type for Numba kernels and its operations (load, store, broadcast, FMA,
+lane sum, prefetch).
 
 Numba runs no SLP vectorizer, and LLVM fully unrolls a 16-wide constant loop before its loop
 vectorizer sees it, so plain-loop register blocks stay scalar (5-10 GFLOP/s measured). These
 intrinsics give the dense kernel explicit <8 x double> / <16 x float> values instead: each
-lowers to one LLVM vector instruction (zmm vfmadd231pd and friends in the assembly).
+lowers to one LLVM vector instruction (zmm vfmadd231pd and friends in the assembly), and
+vsum to three halving adds.
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ def vld(typingctx, a, i):  # type: ignore[no-untyped-def]
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         vecty = context.get_value_type(st)
         idx = context.cast(builder, args[1], sig.args[1], types.intp)
-        return builder.load(_vec_ptr(context, builder, sig.args[0], args[0], idx, vecty), align=8)
+        # align = the element size: rows of X and of W^T start anywhere (4 mod 8 in float32)
+        return builder.load(_vec_ptr(context, builder, sig.args[0], args[0], idx, vecty), align=a.dtype.bitwidth // 8)
 
     return st(a, i), codegen
 
@@ -72,7 +75,7 @@ def vst(typingctx, a, i, v):  # type: ignore[no-untyped-def]
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         vecty = context.get_value_type(sig.args[2])
         idx = context.cast(builder, args[1], sig.args[1], types.intp)
-        builder.store(args[2], _vec_ptr(context, builder, sig.args[0], args[0], idx, vecty), align=8)
+        builder.store(args[2], _vec_ptr(context, builder, sig.args[0], args[0], idx, vecty), align=a.dtype.bitwidth // 8)
         return context.get_dummy_value()
 
     return types.none(a, i, v), codegen

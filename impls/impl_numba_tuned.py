@@ -8,9 +8,9 @@ AVX-512, float64, one core; impls/_numba_kernels.py's docstring has the details)
   accumulators: 784->50 layer 40 -> 55 GFLOP/s;
 - an 8-sample x 16-neuron block (16 zmm accumulators, one broadcast and two loads per
   16 multiply-adds): 55 -> 57.5 GFLOP/s; an 8-sample block for a last panel of one
-  vector (50 = 16+16+16+8): 52.3 -> 54.7 GFLOP/s; then, for those last 2 of 50
-  neurons, dot products along the inputs instead (no padded lanes): 51.3 -> 54.7
-  GFLOP/s against the 8-sample block, measured side by side;
+  vector (50 = 16+16+16+8): 48-50 -> 50-52 GFLOP/s; then, for those last 2 of 50
+  neurons, dot products along the inputs instead (no padded lanes): 54-60 GFLOP/s
+  (the three variants interleaved, five sessions);
 - the activation applied to each 64-sample tile while it is in cache, with a
   vectorized exp (impls/_fastexp.py, within 1 ulp) instead of the scalar libm one:
   sigmoid of 1e6 values 6.4 -> 1.2 ms;

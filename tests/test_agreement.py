@@ -203,7 +203,8 @@ def test_numpy_forward_in_steps_equals_one_step(n: int) -> None:
 
 @pytest.mark.parametrize("name", ["numba-tuned", "numba-parallel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("sizes", [(300, 34, 20), (520, 35, 3), (400, 3), (784, 50, 100, 10)])
+@pytest.mark.parametrize("sizes", [(300, 34, 20), (520, 35, 3), (400, 3), (200, 17, 4), (256, 20),
+                                   (784, 50, 100, 10)])
 def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> None:
     # the layouts the tuned kernel chooses between: full panels of 2 vectors, a last
     # panel of one vector, and the tail run along k (2, 3 = a pair + an odd one, or
@@ -213,7 +214,7 @@ def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> 
 
     L = K.lanes(dtype)
     tails = [K.split(n_in, n_out, L)[1] for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    if dtype == np.float64:  # the sizes above do reach the tail
+    if dtype == np.float64:  # the sizes above reach tails of 1, 2, 3 and 4 neurons
         assert any(tails)
     impl, ref = impls.get(name), impls.get("numpy")
     net = random_network(sizes, seed=7, hidden="sigmoid", output="softmax", dtype=dtype)
@@ -224,3 +225,46 @@ def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> 
         bound = forward_error_bound(net, X)
         diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
         assert np.all(diff <= bound), f"batch {batch}: max |diff| {diff.max():g}"
+
+
+
+def test_tuned_kernel_tails_of_every_length_are_reached() -> None:
+    from loopvec.impls import _numba_kernels as K
+
+    got = {K.split(n_in, n_out, 8)[1] for n_in, n_out in [(300, 34), (520, 35), (400, 3), (200, 17), (256, 20)]}
+    assert got == {1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("name", ["numba-tuned", "numba-parallel"])
+@pytest.mark.parametrize("p", [17, 34, 35, 20, 3])
+def test_tuned_dot_through_the_tail(name: str, p: int) -> None:
+    # dot() runs the same dense kernel (no bias): 300 inputs reach the k-vector tail
+    from loopvec import impls
+
+    rng = np.random.default_rng(p)
+    A, B = rng.uniform(-1, 1, (70, 300)), rng.uniform(-1, 1, (300, p))
+    got = out_np(impls.get(name), call(impls.get(name), "dot", A, B))
+    np.testing.assert_allclose(got, A @ B, rtol=1e-12, atol=1e-12)
+
+
+def test_numpy_forward_and_its_yardstick_take_the_same_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the yardstick is numpy's forward less bias and activations, so both must step alike
+    from loopvec.bench.measure import workloads
+    from loopvec.impls import impl_numpy
+
+    calls: list[str] = []
+    real = impl_numpy.in_steps
+
+    def spy(who: str) -> Any:
+        def in_steps(step: Any, X: np.ndarray) -> np.ndarray:
+            calls.append(who)
+            return real(step, X)
+        return in_steps
+
+    monkeypatch.setattr(impl_numpy, "in_steps", spy("forward"))
+    monkeypatch.setattr(workloads, "in_steps", spy("yardstick"))
+    net = random_network((30, 7, 5, 3), seed=1, hidden="sigmoid", output="identity")
+    X = np.random.default_rng(1).uniform(-1, 1, (600, 30))
+    impl_numpy.forward(impl_numpy.prepare(net), X)
+    workloads._three_matmuls(X, *[W for W, _ in net.layers])  # noqa: SLF001
+    assert calls == ["forward", "yardstick"]

@@ -236,3 +236,20 @@ def test_activations_accept_integer_lists(impl: Any) -> None:
                                rtol=1e-12)
     np.testing.assert_array_equal(out_np(impl, impl.relu([-2, 0, 3])), [0.0, 0.0, 3.0])
     assert out_np(impl, impl.identity([1, 2])).dtype.kind == "f"
+
+
+@pytest.mark.parametrize("name", ["numba-tuned", "numba-parallel"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_stay_in_their_row_through_the_tail(name: str, bad: float) -> None:
+    # 300 inputs -> 34 neurons: 32 in panels and 2 in the k-vector tail (float64)
+    impl, ref = impls.get(name), impls.get("numpy")
+    net = random_network((300, 34, 20), seed=4, hidden="sigmoid", output="softmax")
+    X = np.random.default_rng(4).uniform(-1, 1, (70, 300))
+    X[37, 123] = bad
+    got = run_forward(impl, net, X)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = run_forward(ref, net, X)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    keep = np.arange(70) != 37
+    assert np.isfinite(got[keep]).all()
+    np.testing.assert_allclose(got[keep], want[keep], rtol=1e-9, atol=1e-12)

@@ -551,7 +551,7 @@ def test_reference_lines_compare_the_fastest_own_implementation_with_torch() -> 
                                 estimate={"numpy": 1e-5})]) == []  # no torch: nothing to say
 
 
-@pytest.mark.parametrize("seconds, text", [(0.0009996, "1 ms"), (0.000999, "999 µs"), (1.5e-6, "1.5 µs"),
+@pytest.mark.parametrize("seconds, text", [(0.0009996, "1 ms"), (0.0009995, "1 ms"), (999.7e-9, "1 µs"), (0.000999, "999 µs"), (1.5e-6, "1.5 µs"),
                                            (12.34, "12.3 s"), (1234.0, "1234 s"), (4e-10, "0.4 ns"),
                                            (0.0, "0 ns")])
 def test_times_never_use_exponents(seconds: float, text: str) -> None:

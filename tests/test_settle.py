@@ -5,12 +5,15 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
+from loopvec.bench.measure import schedule as S
+from loopvec.bench.measure import settle as settle_module
 from loopvec.bench.measure.noise import Noise
 from loopvec.bench.measure.settle import settle
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
 
 
 def _spinner(seconds: float) -> threading.Thread:
@@ -24,6 +27,7 @@ def _spinner(seconds: float) -> threading.Thread:
     return t
 
 
+@linux_only
 def test_waits_for_a_spinning_thread_to_stop() -> None:
     t = _spinner(0.3)
     started = time.perf_counter()
@@ -35,6 +39,7 @@ def test_waits_for_a_spinning_thread_to_stop() -> None:
     assert waited is not None and waited >= 0.3 - (time.perf_counter() - started) - 0.05
 
 
+@linux_only
 def test_gives_up_after_the_cap_and_says_so() -> None:
     t = _spinner(2.0)
     waited, capped = settle(cap_s=0.05)
@@ -44,6 +49,7 @@ def test_gives_up_after_the_cap_and_says_so() -> None:
     assert waited is not None and 0.05 <= waited < 1.5
 
 
+@linux_only
 def test_an_idle_process_starts_at_once() -> None:
     waited, capped = settle(cap_s=5.0)
     assert not capped and waited is not None and waited < 0.5
@@ -69,3 +75,71 @@ def test_the_noise_summary_shows_the_waits() -> None:
     assert "waited 1.8 s in all" in line and "longest 118 ms" in line and "still busy after 2 waits" in line
     old = noise_lines({"noise": {"a": rec}})[1]  # a run recorded before the waits existed
     assert "waited" not in old
+
+
+def test_without_proc_there_is_no_wait_and_the_wait_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settle_module, "_others_running", lambda me: None)  # as off Linux
+    started = time.perf_counter()
+    assert settle(cap_s=5.0) == (None, False)
+    assert time.perf_counter() - started < 0.5
+    n = Noise()
+    n.waited(*settle(cap_s=5.0))
+    assert n.settle_s is None  # recorded as unknown, not as zero
+
+
+@linux_only
+def test_counts_only_running_threads() -> None:
+    me = threading.get_native_id()
+    settle(cap_s=2.0)  # thread pools of earlier tests may still spin for a moment
+    assert settle_module._others_running(me) == 0
+    t = _spinner(0.5)
+    time.sleep(0.05)
+    assert settle_module._others_running(me) >= 1
+    t.join()
+
+
+class _Case:
+    id = "case"
+
+    def ratio_pairs(self, entrants: list[str]) -> list[tuple[str, str]]:
+        return [("python", "numpy")]
+
+
+def _noisy_state(sched: S.Schedule) -> S.CaseState:
+    st = sched.add(_Case(), ["python", "numpy"])
+    rng = np.random.default_rng(3)
+    for _ in range(3):  # noisy, unpaired passes: a wide interval, so only the cap can stop the case
+        st.passes.setdefault("python", []).append(list(1.0 + rng.uniform(0, 0.5, 3)))
+        st.passes.setdefault("numpy", []).append(list(0.1 + rng.uniform(0, 0.05, 3)))
+    return st
+
+
+def test_waits_that_ended_idle_do_not_count_against_the_case_cap() -> None:
+    timing = S.Timing(min_passes=3, max_passes=20, pass_s=0.01, round_s=0.001, case_cap_s=5.0, precision=0.02)
+    idle = S.Schedule(timing, enabled=True)
+    st = _noisy_state(idle)
+    st.seconds = 6.0  # past the cap by wall time...
+    st.noise.waited(2.0, False)  # ...but 2 s of it was waiting for thread pools that went idle
+    assert idle.pass_needed("case", 3)
+    busy = S.Schedule(timing, enabled=True)
+    st2 = _noisy_state(busy)
+    st2.seconds = 6.0
+    st2.noise.waited(2.0, True)  # a thread that never idled: that time counts
+    assert not busy.pass_needed("case", 3) and "time cap" in st2.reached
+
+
+def test_the_noise_record_carries_the_waits_and_names_a_busy_thread() -> None:
+    from loopvec.bench.measure.runner import noise_record
+
+    timing = S.Timing(min_passes=3, max_passes=20, pass_s=0.01, round_s=0.001, case_cap_s=5.0, precision=0.02)
+    st = S.Schedule(timing, enabled=True).add(_Case(), ["python", "numpy"])
+    rng = np.random.default_rng(5)
+    for _ in range(3):  # passes far apart: an interval wider than ±10%, a noisy case
+        st.passes.setdefault("python", []).append(list(1.0 + rng.uniform(0, 1.0, 3)))
+        st.passes.setdefault("numpy", []).append(list(0.1 + rng.uniform(0, 0.1, 3)))
+    st.noise.waited(0.118, False)
+    st.noise.waited(0.5, True)
+    rec = noise_record(st)
+    assert rec["settle_s"] == pytest.approx(0.618) and rec["settle_max_ms"] == pytest.approx(500.0)
+    assert rec["settle_capped"] == 1
+    assert rec["noisy"] and rec["reason"] == "other threads still busy after 1 waits"

@@ -44,7 +44,8 @@ class Noise:
     known: bool = True
     settle_s: float | None = 0.0  # waited before passes for other threads to go idle (settle.py)
     settle_max_s: float = 0.0
-    settle_capped: int = 0  # passes that started with other threads still busy
+    settle_capped: int = 0  # waits that ran out with other threads still busy
+    settle_idle_s: float = 0.0  # the waits that ended with the threads idle (not counted by the case cap)
     _start: tuple[tuple[int, int, int] | None, float] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -71,6 +72,8 @@ class Noise:
         self.settle_s += seconds
         self.settle_max_s = max(self.settle_max_s, seconds)
         self.settle_capped += capped
+        if not capped:
+            self.settle_idle_s += seconds
 
     def steal_pct(self) -> float | None:
         return 100.0 * self.steal / self.total if self.known and self.total > 0 else None

@@ -162,7 +162,7 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
     if noisy:
         rec["reason"] = (f"steal {steal:.0f}%" if steal is not None and steal >= 5 else
                          f"other load {other:.0f}%" if other is not None and other >= 20 else
-                         f"threads still busy at {st.noise.settle_capped} pass starts" if st.noise.settle_capped else
+                         f"other threads still busy after {st.noise.settle_capped} waits" if st.noise.settle_capped else
                          f"rounds scatter {100 * spread:.0f}%" if spread >= 0.1 else "the ratio varied from pass to pass")
     return rec
 

@@ -7,10 +7,14 @@ from typing import Any
 def fmt_time(seconds: float) -> str:
     """3 significant digits in the largest unit that keeps them >= 1: '999 µs', '1 ms'
     (999.7 µs rounds to 1 ms, never '1e+03 µs'), '12.3 s', '1234 s'."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+    units = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
+    for i, (unit, scale) in enumerate(units):
         v = seconds / scale
-        if float(f"{v:.3g}") >= 1 or unit == "ns":
-            return f"{v:.3g} {unit}" if v < 999.5 else f"{v:.0f} {unit}"
+        shown = float(f"{v:.3g}")
+        if shown >= 1 or unit == "ns":
+            if shown >= 1000 and i > 0:  # rounded up into the next larger unit
+                return f"{float(f'{v / 1000:.3g}'):g} {units[i - 1][0]}"
+            return f"{v:.3g} {unit}" if shown < 1000 else f"{v:.0f} {unit}"
     return f"{seconds:g} s"
 
 
