@@ -4,11 +4,16 @@
 folder instead of Numba's default, the `__pycache__` folder beside the source
 (which, for an installed loopvec, is inside site-packages). The folder is
 
-  1. $NUMBA_CACHE_DIR, when the user set it (Numba's own variable, honoured as is);
+  1. $NUMBA_CACHE_DIR, when the user set it (Numba's own variable);
   2. else $XDG_CACHE_HOME/loopvec/numba (~/.cache/loopvec/numba; ~/Library/Caches on
      macOS, %LOCALAPPDATA% on Windows);
   3. else, if that cannot be written, <temp dir>/loopvec-numba-<user>;
   4. else no on-disk cache: kernels compile in every new process.
+
+In 1-3 the kernels go to a subfolder named by a hash of loopvec's implementation
+sources (sources_key). Numba checks a cached function against its own file only,
+not the files of the functions it calls: after an edit to _numba_blocks.py alone,
+the kernels of _numba_kernels.py would load from the cache, stale, without it.
 
 The choice is made per decorated function, at decoration time (that is when
 Numba picks a cache locator), so other Numba code in the same process keeps
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import getpass
+import hashlib
 import os
 import sys
 import tempfile
@@ -69,18 +75,27 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def sources_key(folder: Path) -> str:
+    """16 hex digits of a sha256 over the names and contents of folder's *.py files."""
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=None)
 def cache_dir() -> str | None:
     """The folder Numba's on-disk cache of loopvec's kernels goes to (see the module doc)."""
+    key = sources_key(Path(__file__).resolve().parent)
     if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.environ["NUMBA_CACHE_DIR"]
+        return str(Path(os.environ["NUMBA_CACHE_DIR"]) / f"loopvec-{key}")
     try:
         user = getpass.getuser()
     except Exception:  # no user name (containers without passwd entries)
         user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-    for folder in (_user_cache_root() / "loopvec" / "numba", Path(tempfile.gettempdir()) / f"loopvec-numba-{user}"):
-        if _writable(folder):
-            return str(folder)
+    for root in (_user_cache_root() / "loopvec" / "numba", Path(tempfile.gettempdir()) / f"loopvec-numba-{user}"):
+        if _writable(root / key):
+            return str(root / key)
     return None
 
 

@@ -64,3 +64,24 @@ def test_running_writes_nothing_into_the_install_tree(installed: Path, tmp_path:
     cached = list((cache / "loopvec" / "numba").rglob("*.nbi"))
     assert cached, "Numba's cache=True files belong in $XDG_CACHE_HOME/loopvec/numba"
     assert not (tmp_path / ".benchmarks").exists()  # pytest-benchmark's storage is not left behind
+
+
+def test_the_kernel_cache_has_a_folder_per_state_of_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Numba checks a cached function against its own file only; a change in a file it
+    # calls into must still give a fresh compile, so the cache folder is keyed by all sources
+    from loopvec.impls import _numba_setup
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    before = _numba_setup.sources_key(tmp_path)
+    (tmp_path / "b.py").write_text("y = 3\n")
+    after = _numba_setup.sources_key(tmp_path)
+    assert before != after and len(after) == 16
+    assert _numba_setup.sources_key(tmp_path) == after  # the same sources, the same folder
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "nc"))
+    _numba_setup.cache_dir.cache_clear()
+    try:
+        key = _numba_setup.sources_key(Path(_numba_setup.__file__).resolve().parent)
+        assert _numba_setup.cache_dir() == str(tmp_path / "nc" / f"loopvec-{key}")
+    finally:
+        _numba_setup.cache_dir.cache_clear()
