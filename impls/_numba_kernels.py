@@ -95,8 +95,9 @@ TILE = 64  # samples per tile: the tile's activations stay in L1/L2 between laye
 
 # ---- weight packing ------------------------------------------------------------
 
+@njit(**OPTS)
 def padded(n: int, L: int) -> int:
-    """n rounded up to whole vectors of L lanes."""
+    """n rounded up to whole vectors of L lanes (compiled: the kernels call it too)."""
     return -(-n // L) * L
 
 
@@ -115,7 +116,7 @@ def split(n_in, n_out, L):  # type: ignore[no-untyped-def]
     rem = n_out % (2 * L)
     if 0 < rem <= TAIL_MAX and n_in >= TAIL_MIN_VECTORS * L:
         return n_out - rem, rem
-    return -(-n_out // L) * L, 0
+    return padded(n_out, L), 0
 
 
 @njit(**OPTS)
@@ -290,7 +291,7 @@ def forward_tile(X, r0, nrows, wflat, bflat, offs, sizes, L, hidden, output, out
     for k in range(n_layers):
         n_in = sizes[k]
         n_out = sizes[k + 1]
-        npad = -(-n_out // L) * L
+        npad = padded(n_out, L)
         # (nrows, npad), rows back to back: the activation runs over the tile in one loop
         dst = (buf0 if k % 2 == 0 else buf1)[: nrows * npad].reshape((nrows, npad))
         wp = wflat[offs[k, 0] : offs[k + 1, 0]]
