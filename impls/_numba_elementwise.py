@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from numba import prange
 
-from loopvec.impls._numba_kernels import OPTS, RELU, SIGMOID, _softmax_row
-from loopvec.impls._numba_setup import njit
+from loopvec.impls._numba_kernels import RELU, SIGMOID, _softmax_row
+from loopvec.impls._numba_setup import OPTS, njit
 from loopvec.impls._simd import _exp, _wide
 
 # ---- elementwise kernels on flat arrays: inner loop + serial and parallel drivers --

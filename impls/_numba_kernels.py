@@ -83,7 +83,7 @@ from numba import prange
 
 
 from loopvec.impls._numba_blocks import MR, _block1, _block4x1, _block4x2, _block8x1, _block8x2, _tail1, _tail4x2
-from loopvec.impls._numba_setup import FASTMATH, OPTS, njit  # noqa: F401
+from loopvec.impls._numba_setup import OPTS, njit
 from loopvec.impls._simd import _exp, _wide, lanes  # noqa: F401
 
 
