@@ -25,8 +25,8 @@ def test_ratio_of_exactly_proportional_passes() -> None:
     b = [[2.0 * t for t in p] for p in a]  # B is A twice over, pass by pass: drift cancels when paired
     iv = stats.ratio(a, b, key="x")
     assert iv.value == pytest.approx(0.5)
-    assert (iv.boot_lo, iv.boot_hi) == pytest.approx((0.5, 0.5))
-    assert (iv.lo, iv.hi) == pytest.approx((0.5 / (1 + stats.RUN_FLOOR), 0.5 * (1 + stats.RUN_FLOOR)))
+    assert (iv.lo, iv.hi) == pytest.approx((0.5, 0.5))  # one process: nothing is added to the bootstrap
+    assert iv.workers == 1
 
 
 def test_pairing_cancels_drift_that_hits_both_sides() -> None:
@@ -46,14 +46,77 @@ def test_the_bootstrap_interval_covers_the_true_ratio_about_95_percent_of_the_ti
         a = [list(1.0 + rng.exponential(0.05, 4)) for _ in range(12)]
         b = [list(4.0 * (1.0 + rng.exponential(0.05, 4))) for _ in range(12)]
         iv = stats.ratio(a, b, key=f"t{trial}")
-        hits += iv.boot_lo <= 0.25 <= iv.boot_hi  # the true ratio of the two distributions' quartiles
+        hits += iv.lo <= 0.25 <= iv.hi  # the true ratio of the two distributions' quartiles
     assert 0.80 <= hits / 200 <= 1.0
 
 
-def test_one_pass_gives_a_value_with_only_the_run_floor() -> None:
+def _workers_with_a_process_effect(rng: np.random.Generator, n_workers: int, n_passes: int
+                                   ) -> tuple[list[list[float]], list[list[float]], list[int]]:
+    """Synthetic passes: B is 2x A, but each worker process has its own fixed slowdown of A
+    (lognormal, 10%), as where a process's arrays land does; drift hits both sides of a pass."""
+    num, den, ws = [], [], []
+    for w in range(n_workers):
+        effect = float(np.exp(rng.normal(0, 0.10)))
+        for _ in range(n_passes):
+            drift = 1 + rng.uniform(0, 0.3)
+            num.append([drift * 2.0 * (1 + e) for e in rng.exponential(0.01, 3)])
+            den.append([drift * effect * (1 + e) for e in rng.exponential(0.01, 3)])
+            ws.append(w)
+    return num, den, ws
+
+
+def test_the_two_level_bootstrap_covers_a_between_process_effect_the_one_level_misses() -> None:
+    rng = np.random.default_rng(4)
+    true = 2.0  # the process effect's median is 1: the population's ratio is 2
+    two = one = 0
+    for trial in range(200):
+        num, den, ws = _workers_with_a_process_effect(rng, n_workers=5, n_passes=8)
+        iv2 = stats.ratio(num, den, key=f"t{trial}", num_workers=ws, den_workers=ws)
+        iv1 = stats.ratio(num, den, key=f"t{trial}")  # the same passes, as if from one process
+        two += iv2.contains(true)
+        one += iv1.contains(true)
+        assert iv2.workers == 5 and iv1.workers == 1
+    assert two / 200 >= 0.90
+    assert one / 200 <= 0.75  # what round two printed: intervals that a rerun misses
+
+
+def test_the_between_process_spread_is_the_workers_own() -> None:
+    # worker 0 measures B/A = 0.5, worker 1 measures 0.6: the spread is 20%, whatever the passes say
+    a = [[1.0], [1.0], [1.0], [1.0]]
+    b = [[2.0], [2.0], [1.0 / 0.6], [1.0 / 0.6]]
+    iv = stats.ratio(a, b, key="s", num_workers=[0, 0, 1, 1], den_workers=[0, 0, 1, 1])
+    assert iv.between == pytest.approx(0.2)
+    assert iv.value == pytest.approx(np.sqrt(0.5 * 0.6))  # the geometric mean of the workers' ratios
+    assert iv.lo < 0.5 and iv.hi > 0.6  # two workers: t with one degree of freedom, wide
+
+
+def test_the_estimate_is_the_geometric_mean_of_the_workers_estimates() -> None:
+    passes = [[1.0], [1.0], [4.0], [4.0]]
+    assert stats.estimate(passes, [0, 0, 1, 1]) == pytest.approx(2.0)
+    assert stats.worker_estimates(passes, [0, 0, 1, 1]) == {0: 1.0, 1: 4.0}
+
+
+def test_the_small_sample_factor_follows_student() -> None:
+    assert stats.small_sample_factor(1) == 1.0
+    assert stats.small_sample_factor(3) == pytest.approx(4.303 / 1.96 * np.sqrt(1.5), rel=1e-3)
+    assert stats.small_sample_factor(1000) == pytest.approx(1.0, abs=0.01)
+
+
+def test_one_pass_gives_a_value_and_no_interval() -> None:
     iv = stats.ratio([[2.0]], [[1.0]], key="one")
-    assert iv.value == 2.0 and iv.lo == pytest.approx(2.0 / (1 + stats.RUN_FLOOR))
+    assert iv.value == 2.0 and iv.lo == iv.hi == 2.0
     assert stats.ratio([], [[1.0]]) is None
+
+
+def test_unpaired_intervals_use_each_runs_own_workers() -> None:
+    rng = np.random.default_rng(5)
+    a = [[1.0 + 0.001 * rng.random()] for _ in range(6)]
+    b = [[1.0 + 0.001 * rng.random()] for _ in range(6)]
+    tight = stats.ratio(b, a, key="u", paired=False)  # one process each: only the passes' scatter
+    wa = [0, 0, 1, 1, 2, 2]
+    spread_b = [[x[0] * f] for x, f in zip(b, (1.0, 1.0, 1.1, 1.1, 0.95, 0.95))]  # B's processes differ by 15%
+    wide = stats.ratio(spread_b, a, key="u", paired=False, num_workers=wa, den_workers=wa)
+    assert tight.half_width < 0.01 < wide.half_width
 
 
 def test_merged_stats_equal_pytest_benchmarks_own() -> None:

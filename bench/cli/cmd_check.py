@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run every implementation on the book's 2-3-2-2 toy network and on a "
                        "seeded MNIST-shaped 784-50-100-10 network; print the largest difference from "
                        "numpy and whether the predictions (argmax) agree. Exit 1 on any disagreement.")
-    p.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to check (default: all available)")
+    p.add_argument("--impl", nargs="+", action="extend", metavar="NAME", help="implementations to check (default: all available)")
     p.add_argument("--samples", type=bounded_int(1, 100_000), default=200,
                    help="random MNIST-shaped inputs, 1..100,000 (default 200)")
     p.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0, help="seed of the network and inputs, >= 0 (default 0)")

@@ -10,9 +10,14 @@ from loopvec.bench.cli.errors import CLIError
 DESCRIPTION = """\
 Compare two or more runs: what differs between the machines (CPU, cores, BLAS
 library/kernel/threads, Python/NumPy/Numba versions, threads, environment), each
-case's time per call per run with B/A and its 95% interval ('~ same' unless the
-whole interval lies beyond the noise floor), each run's speedup over pure Python,
-and, for three or more runs, how far each ratio moved across them.
+case's time per call per run with B/A and its 95% interval, each run's speedup over
+pure Python, and, for three or more runs, how far each ratio moved across them.
+
+One rule decides: B/A's 95% interval comes from a two-level bootstrap over each
+run's own worker processes and their passes (so the spread between processes that
+each run measured is in it). A timing is 'slower' or 'faster' only when the WHOLE
+interval lies beyond ±PCT%; PCT is --fail-slower's when given (the table, the
+summary and the exit code then always agree), else --min-change.
 
 Each RUN is a results file, or a machine folder (results/<machine>, or just
 <machine>) meaning its newest complete run.
@@ -33,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fail-slower", type=percent, metavar="PCT",
                    help="exit 1 if any timing of a later run is more than PCT%% slower than the first run "
                         "at the low end of its interval")
+    p.add_argument("--min-change", type=percent, default=5.0, metavar="PCT",
+                   help="without --fail-slower: the smallest change the table names, whole interval beyond "
+                        "±PCT%% (default: 5)")
     p.add_argument("--results-dir", type=path, default="results", metavar="DIR",
                    help="where a bare machine name is looked up (default: ./results)")
     p.set_defaults(func=cmd_compare)
@@ -55,6 +63,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not common_pairs(runs):
         desc = " and ".join(f"{r.path} ({len(r.rows)} case(s))" for r in runs)
         raise CLIError(f"no case timed in all runs: {desc}")
-    lines, failed = report(runs, args.fail_slower)
+    lines, failed = report(runs, args.fail_slower, args.min_change)
     print("\n".join(clean(line) for line in lines), flush=True)
     return 1 if failed else 0

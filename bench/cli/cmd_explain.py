@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--network", choices=["toy", "mnist"], default="mnist",
                    help="the book's toy 2-3-2-2 network or the MNIST-shaped 784-50-100-10 (default: mnist)")
-    p.add_argument("--batch", nargs="+", type=positive_int, metavar="N",
+    p.add_argument("--batch", nargs="+", action="extend", type=positive_int, metavar="N",
                    help="batch sizes (default: 1 100 10000 for mnist, 1 100 for toy)")
-    p.add_argument("--impl", nargs="+", metavar="NAME",
+    p.add_argument("--impl", nargs="+", action="extend", metavar="NAME",
                    help="implementations (default: python numpy numba numba-tuned, and torch when installed)")
     p.add_argument("--precision", type=percent, metavar="PCT", help="as in loopvec run (default ±2%%)")
     p.add_argument("--machine", type=machine_name, metavar="NAME",
@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from loopvec.bench.cli.cmd_run import Out, short_commit
     from loopvec.bench.measure import machine
-    from loopvec.bench.measure.runner import restore_signals, run_suite
+    from loopvec.bench.measure.config import RunConfig
+    from loopvec.bench.measure.pool import run_suite
+    from loopvec.bench.measure.runner import restore_signals
     from loopvec.bench.measure.stages import EXPLAINED
     from loopvec.bench.present.explain import breakdown_lines, plot_breakdown
     from loopvec.bench.store.atomic import WriteError, probe_writable, write_atomic
@@ -71,9 +73,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "network": args.network, "batches": batches, "precision": args.precision,
             "command": ["loopvec", *sys.argv[1:]], "started_utc": started.isoformat(timespec="seconds"),
             "commit": commit}
-    extra = [f"--loopvec-explain={args.network}", *[f"--loopvec-batch={b}" for b in batches]]
+    cfg = RunConfig(profile="quick", impls=tuple(names), precision=args.precision, explain=args.network,
+                    batches=tuple(batches))
     try:
-        data, progress = run_suite("quick", names, [], None, args.precision, info, say, extra=extra, probe=False)
+        data, progress = run_suite(cfg, info, say, probe=False)
         if data is None:
             say("\nnothing was timed: nothing to save")
             return 130 if progress.interrupted else 1

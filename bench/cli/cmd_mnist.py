@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"`loopvec fetch-mnist` fills)")
     p.add_argument("--weights", type=path, metavar="FILE",
                    help=f"weights, .pkl or .npz (default: {WEIGHTS_FILE.name} in the data folder)")
-    p.add_argument("--impl", nargs="+", metavar="NAME",
+    p.add_argument("--impl", nargs="+", action="extend", metavar="NAME",
                    help="implementations to run (default: every available one; see `loopvec list`)")
     p.add_argument("--batch", type=positive_int, default=100, metavar="N", help="images per batch in the batched run (default 100)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N test images (default: all)")

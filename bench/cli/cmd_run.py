@@ -12,8 +12,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from loopvec.bench.cli.args import clean, impl_names, machine_name, path, pattern, percent, positive_int
+from loopvec.bench.cli.args import (bounded_int, clean, impl_names, machine_name, path, pattern, percent,
+                                    positive_int)
 from loopvec.bench.cli.errors import CLIError
+from loopvec.bench.measure.config import PROCESSES, RunConfig
+from loopvec.bench.measure.isa import ISAS
 
 DESCRIPTION = """\
 Run every case (activation functions, dot, the toy and the MNIST-shaped networks,
@@ -38,13 +41,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the benchmark suite and print the table", description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", choices=["quick", "full"], default="quick", help="case sizes (default: quick)")
-    p.add_argument("--impl", nargs="+", metavar="NAME", help="implementations to run (default: all available)")
+    p.add_argument("--impl", nargs="+", action="extend", metavar="NAME", help="implementations to run (default: all available)")
     p.add_argument("--only", action="append", type=pattern, metavar="PATTERN",
                    help="only case ids containing PATTERN (or matching it as a glob, e.g. 'forward-*-numpy'); "
                         "repeatable")
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="BLAS and Numba threads for the run, 1 up to NUMBA_NUM_THREADS (the cores here; "
                         "default: the libraries' own default)")
+    p.add_argument("--processes", type=bounded_int(1, 64), metavar="N",
+                   help="fresh worker processes the passes are spread over, one after another (default: "
+                        f"{PROCESSES['quick']} quick, {PROCESSES['full']} full); each is one sample of a process's "
+                        "memory layout and thread placement, and the intervals include the spread between them")
+    p.add_argument("--isa", choices=ISAS, default="native",
+                   help="hold every implementation in the timed processes to this instruction set (Numba's "
+                        "target, OpenBLAS's core type, torch's CPU capability): see what another machine would "
+                        "get; results go to <machine>-emu-<isa> (default: native)")
     p.add_argument("--precision", type=percent, metavar="PCT",
                    help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
                         "±PCT%% or the case's (raised) time cap is reached (default: ±2%% within the profile's cap)")
@@ -144,7 +155,9 @@ def _save(data: dict[str, Any], final: Path, say: Any) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     from loopvec.bench.measure import machine
     from loopvec.bench.measure import workloads as W
-    from loopvec.bench.measure.runner import restore_signals, run_suite
+    from loopvec.bench.measure.isa import IsaError, check_isa
+    from loopvec.bench.measure.pool import run_suite
+    from loopvec.bench.measure.runner import restore_signals
     from loopvec.bench.present.table import format_table
     from loopvec.bench.store.atomic import WriteError, probe_writable
 
@@ -161,8 +174,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             for e in entrants:
                 print(f"{case.id}-{e}")
         return 0
+    try:
+        check_isa(args.isa)
+    except IsaError as exc:
+        raise CLIError(str(exc)) from None
     _prepare_data(args.data)
     machine_name_ = args.machine or machine.default_machine_name()
+    if args.isa != "native" and not machine_name_.endswith(f"-emu-{args.isa}"):
+        machine_name_ = f"{machine_name_}-emu-{args.isa}"  # emulated results never mix with the machine's own
     folder = Path(args.results_dir) / machine_name_
     try:
         probe_writable(folder)  # a read-only or missing-permission folder fails now, not after the run
@@ -174,12 +193,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     say(f"machine   {machine_name_}: {machine.cpu_model()}, {os.cpu_count()} logical cores")
     env = machine.speed_env()
     say(f"env       {' '.join(f'{k}={v}' for k, v in env.items()) or 'no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set'}")
-    say(f"impls     {', '.join(names)}; threads {args.threads or 'library defaults'}")
+    cfg = RunConfig(profile=args.profile, impls=tuple(names), only=tuple(args.only or ()), threads=args.threads,
+                    precision=args.precision, processes=args.processes or 0, isa=args.isa)
+    say(f"impls     {', '.join(names)}; threads {args.threads or 'library defaults'}; "
+        f"{cfg.n_processes} worker processes" + (f"; held to {args.isa} (emulated)" if args.isa != "native" else ""))
     info = {"profile": args.profile, "machine": machine_name_, "impls": names, "threads": args.threads,
             "only": args.only or [], "precision": args.precision, "command": ["loopvec", *sys.argv[1:]],
-            "started_utc": started.isoformat(timespec="seconds"), "commit": commit}
+            "started_utc": started.isoformat(timespec="seconds"), "commit": commit, "isa": args.isa,
+            "emulated": args.isa != "native"}
     try:
-        data, progress = run_suite(args.profile, names, args.only or [], args.threads, args.precision, info, say)
+        data, progress = run_suite(cfg, info, say)
         # run_suite ignores further signals once the cases are over: the save below cannot be cut short
         if data is None:
             with contextlib.suppress(OSError):

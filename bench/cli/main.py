@@ -7,8 +7,8 @@ import signal
 import sys
 from typing import Sequence
 
-from loopvec.bench.cli import (cmd_check, cmd_compare, cmd_convert, cmd_explain, cmd_fetch, cmd_list, cmd_mnist,
-                               cmd_report, cmd_run)
+from loopvec.bench.cli import (cmd_calibrate, cmd_check, cmd_compare, cmd_convert, cmd_explain, cmd_fetch, cmd_list,
+                               cmd_mnist, cmd_report, cmd_run)
 from loopvec.bench.cli.args import Parser, clean
 from loopvec.bench.cli.errors import CLIError
 
@@ -20,7 +20,7 @@ show what vectorization buys, with a confidence interval on every ratio.
 
 Run `loopvec COMMAND --help` for a command's options.
 """
-COMMANDS = (cmd_list, cmd_check, cmd_run, cmd_compare, cmd_report, cmd_explain, cmd_mnist, cmd_convert, cmd_fetch)
+COMMANDS = (cmd_list, cmd_check, cmd_run, cmd_calibrate, cmd_compare, cmd_report, cmd_explain, cmd_mnist, cmd_convert, cmd_fetch)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--loopvec-batch", action="append", type=int, default=[], help="explain: batch size (repeatable)")
     g.addoption("--loopvec-precision", type=float, default=None, metavar="PCT",
                 help="add passes to a case until its ratio intervals are within ±PCT%% or its time cap")
+    g.addoption("--loopvec-processes", type=int, default=1, metavar="N",
+                help="this process is one of N workers: it takes 1/N of each case's passes and time cap")
+    g.addoption("--loopvec-aa", action="store_true", default=False,
+                help="A/A: time each implementation against itself as two arms (loopvec calibrate)")
 
 
 def benchmarks_enabled(config: pytest.Config) -> bool:
@@ -41,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if pct is not None:
         timing = S.Timing(**{**timing.__dict__, "precision": pct / 100.0,
                              "case_cap_s": timing.case_cap_s * 4, "max_passes": timing.max_passes * 2})
+    timing = timing.share(max(1, config.getoption("--loopvec-processes") or 1))
     S.SCHEDULE.append(S.Schedule(timing, benchmarks_enabled(config)))
 
 
@@ -49,14 +54,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         S.SCHEDULE.pop()
 
 
-def selected(config: pytest.Config) -> list[tuple[Any, list[str]]]:
-    names = list(dict.fromkeys(config.getoption("--loopvec-impl"))) or impls.available()
-    explain = config.getoption("--loopvec-explain")
+def select_cases(profile: str, names: list[str], only: list[str], explain: str | None = None,
+                 batches: list[int] | None = None, aa: bool = False) -> list[tuple[Any, list[str]]]:
+    """(case, its entrants) in run order: what the workers time and the parent merges."""
+    names = list(dict.fromkeys(names)) or impls.available()
     if explain:
         from loopvec.bench.measure import stages
 
-        return stages.select(explain, config.getoption("--loopvec-batch") or [1], names)
-    return W.select(config.getoption("--loopvec-profile"), names, config.getoption("--loopvec-only"))
+        return stages.select(explain, list(batches or [1]), names)
+    chosen = W.select(profile, names, only)
+    if aa:
+        from loopvec.bench.measure.aa import twins
+
+        return twins(chosen)
+    return chosen
+
+
+def selected(config: pytest.Config) -> list[tuple[Any, list[str]]]:
+    return select_cases(config.getoption("--loopvec-profile"), config.getoption("--loopvec-impl"),
+                        config.getoption("--loopvec-only"), config.getoption("--loopvec-explain"),
+                        config.getoption("--loopvec-batch"), config.getoption("--loopvec-aa"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -28,7 +28,7 @@ print(json.dumps(out))
 """
 
 
-def numba_startup(names: list[str], threads: int | None) -> dict[str, Any]:
+def numba_startup(names: list[str], threads: int | None, base_env: dict[str, str] | None = None) -> dict[str, Any]:
     """{impl: {compile_s, cached_s, steady_s}} for the Numba implementations among `names`.
 
     Each probe is a new process with NUMBA_CACHE_DIR set to a fresh temporary folder:
@@ -38,7 +38,7 @@ def numba_startup(names: list[str], threads: int | None) -> dict[str, Any]:
     if not numba_names:
         return {}
     with tempfile.TemporaryDirectory(prefix="loopvec-probe-") as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env = dict(base_env if base_env is not None else os.environ, NUMBA_CACHE_DIR=cache)
         if threads is not None:  # a new process: --threads must reach it too
             env["NUMBA_NUM_THREADS"] = str(threads)
         runs = []

@@ -15,7 +15,6 @@ import functools
 import datetime as dt
 import os
 import signal
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +25,11 @@ import pytest
 from loopvec import impls
 from loopvec.bench.measure import machine, stats
 from loopvec.bench.measure import schedule as S
-from loopvec.bench.measure.probe import numba_startup
+from loopvec.bench.measure.config import RunConfig
 from loopvec.bench.measure.workloads import YARDSTICK
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
-FORMAT = 2  # 2: interleaved passes, estimates and intervals
+FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes
 NOISY_PCT = 10.0  # a case whose widest ratio interval is wider than ±10% is marked noisy
 
 Say = Callable[[str], None]
@@ -69,6 +68,7 @@ class Progress:
     """pytest plugin: a line per finished case, and who was skipped or failed."""
 
     say: Say
+    on_case: Callable[[S.CaseState], None] | None = None  # a worker hands each finished case on
     sched: S.Schedule | None = None
     planned: int = 0
     finished: int = 0
@@ -121,6 +121,8 @@ class Progress:
         st.seconds = time.perf_counter() - st.started if st.started else 0.0
         st.done = True
         self.finished += 1
+        if self.on_case is not None and st.timed():
+            self.on_case(st)
         self.say(case_line(self.finished, self.planned, st))
         self.current = None
 
@@ -137,7 +139,7 @@ def case_line(i: int, n: int, st: S.CaseState) -> str:
     ivs = st.intervals(st.case.id)
     for e in timed:
         sp = ivs.get(("python", e))
-        bits.append(f"{e} {fmt_time(stats.estimate(st.passes[e]))}"
+        bits.append(f"{e} {fmt_time(st.estimate(e))}"
                     + (f" x{fmt_ratio(sp.value)} {pm(sp)}" if sp else ""))
     return f"{head} {passes} passes, {st.seconds:.1f} s: " + ", ".join(bits)
 
@@ -147,6 +149,10 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
     whether its widest interval makes it noisy (with the reason when one is known)."""
     widest = st.widest(st.case.id)
     spread = max((stats.round_spread(st.passes[e]) for e in st.timed()), default=0.0)
+    ivs = list(st.intervals(st.case.id).values())
+    between = max((iv.between for iv in ivs if iv.between is not None), default=None)
+    within = max((iv.within for iv in ivs if iv.within is not None), default=None)
+    workers = len({w for e in st.timed() for w in (st.workers_of(e) or [0])})
     steal, other = st.noise.steal_pct(), st.noise.other_load_pct()
     rec: dict[str, Any] = {
         "widest_pct": None if widest == float("inf") else round(100 * widest, 2),
@@ -156,6 +162,9 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
         "settle_s": None if st.noise.settle_s is None else round(st.noise.settle_s, 3),
         "settle_max_ms": round(1e3 * st.noise.settle_max_s, 1), "settle_capped": st.noise.settle_capped,
         "passes": max((len(st.passes[e]) for e in st.timed()), default=0), "stopped": st.reached or "max passes",
+        "workers": workers,  # the between-process part: how far the workers' own ratios lie apart (max/min - 1)
+        "process_spread_pct": None if between is None else round(100 * between, 2),
+        "within_pct": None if within is None else round(100 * within, 2),  # one worker's own interval, typical
     }
     noisy = rec["widest_pct"] is not None and rec["widest_pct"] > NOISY_PCT
     rec["noisy"] = noisy
@@ -163,6 +172,7 @@ def noise_record(st: S.CaseState) -> dict[str, Any]:
         rec["reason"] = (f"steal {steal:.0f}%" if steal is not None and steal >= 5 else
                          f"other load {other:.0f}%" if other is not None and other >= 20 else
                          f"other threads still busy after {st.noise.settle_capped} waits" if st.noise.settle_capped else
+                         f"process spread {100 * between:.0f}%" if between is not None and between >= 0.05 else
                          f"rounds scatter {100 * spread:.0f}%" if spread >= 0.1 else "the ratio varied from pass to pass")
     return rec
 
@@ -180,11 +190,14 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
             continue
         ivs = st.intervals(case_id)
         for e in st.timed():
-            ready, passes = st.ready[e], st.passes[e]
-            est = stats.estimate(passes)
+            ready, passes, workers = st.ready[e], st.passes[e], st.workers_of(e)
+            est = st.estimate(e)
             extra: dict[str, Any] = dict(st.case.info(), impl=e, first_call_s=ready.first_call_s,
                                          iterations=ready.iterations, estimate=est, passes=len(passes),
                                          pass_rounds=[len(p) for p in passes])
+            if workers is not None:  # which worker process timed each pass, and each worker's own estimate
+                extra["pass_workers"] = list(workers)
+                extra["worker_estimates"] = {str(w): v for w, v in stats.worker_estimates(passes, workers).items()}
             explained = extra.get("explained")
             if e in impls.REGISTRY or explained in impls.REGISTRY:
                 extra["code"] = code_hash(e if e in impls.REGISTRY else explained)
@@ -225,28 +238,33 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
     lv = dict(info, format=FORMAT, complete=complete, planned=len(sched.cases), finished=len(done),
               timed=len(entries), skipped=progress.skipped, failed=progress.failed,
               finished_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              estimator={"per_pass": "min", "quantile": stats.ESTIMATOR_QUANTILE,
-                         "interval": f"{100 * stats.CONFIDENCE:g}% paired bootstrap over passes, "
-                                     f"{stats.BOOTSTRAP_RESAMPLES} resamples"},
+              estimator={"per_pass": "min", "quantile": stats.ESTIMATOR_QUANTILE, "across_workers": "geometric mean",
+                         "interval": f"{100 * stats.CONFIDENCE:g}% two-level bootstrap (worker processes, then "
+                                     f"their passes, paired), {stats.BOOTSTRAP_RESAMPLES} resamples, widened by "
+                                     f"t/z*sqrt(W/(W-1)) for W workers"},
               timing=dict(sched.timing.__dict__),
               noise={st.case.id: noise_record(st) for st in done})
     return {"machine_info": mi, "commit_info": get_commit_info(), "benchmarks": entries,
             "datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "version": pb_version, "loopvec": lv}
 
 
-def pytest_args(profile: str, names: list[str], only: list[str], precision: float | None, storage: str,
-                extra: list[str] | None = None) -> list[str]:
+def pytest_args(cfg: RunConfig, storage: str, processes: int = 1) -> list[str]:
+    """The pytest command line of one worker process running the suite for `cfg`."""
     args = [
         str(SUITE_FILE), "-c", os.devnull, "--rootdir", str(SUITE_FILE.parent), "--noconftest",
         "--import-mode=importlib", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:terminal",
         "-p", "no:randomly", "-p", "no:xdist", "-W", "ignore::pytest.PytestWarning",
         "--benchmark-enable", "--benchmark-disable-gc", "--benchmark-quiet", f"--benchmark-storage=file://{storage}",
-        f"--loopvec-profile={profile}", *[f"--loopvec-impl={n}" for n in names],
-        *[f"--loopvec-only={p}" for p in only],
+        f"--loopvec-profile={cfg.profile}", *[f"--loopvec-impl={n}" for n in cfg.impls],
+        *[f"--loopvec-only={p}" for p in cfg.only], f"--loopvec-processes={processes}",
     ]
-    if precision is not None:
-        args.append(f"--loopvec-precision={precision}")
-    return args + list(extra or [])
+    if cfg.precision is not None:
+        args.append(f"--loopvec-precision={cfg.precision}")
+    if cfg.explain:
+        args += [f"--loopvec-explain={cfg.explain}", *[f"--loopvec-batch={b}" for b in cfg.batches]]
+    if cfg.aa:
+        args.append("--loopvec-aa")
+    return args
 
 
 _HELD: dict[int, Any] = {}
@@ -264,34 +282,3 @@ def restore_signals() -> None:
     while _HELD:
         sig, handler = _HELD.popitem()
         signal.signal(sig, handler)
-
-
-def run_suite(profile: str, names: list[str], only: list[str], threads: int | None, precision: float | None,
-              info: dict[str, Any], say: Say, extra: list[str] | None = None,
-              probe: bool = True) -> tuple[dict[str, Any] | None, Progress]:
-    """Measure the peak, probe Numba's first call, run the suite; the results and what happened."""
-    from loopvec.bench.measure import plugin
-
-    progress = Progress(say)
-    data = None
-    with thread_limit(threads, names), tempfile.TemporaryDirectory(prefix="loopvec-run-") as storage:
-        try:
-            say("measuring peak: large np.dot ...")
-            dtypes = ["float64", "float32"]
-            info["peak_gflops"] = {d: round(machine.measure_peak(d), 2) for d in dtypes}
-            say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
-            if probe:
-                say("timing Numba's first call in a new process: compiling, then loading the cache ...")
-                info["numba_startup"] = numba_startup(names, threads)
-            pytest.main(pytest_args(profile, names, only, precision, storage, extra), plugins=[plugin, progress])
-        except KeyboardInterrupt:
-            progress.interrupted = True
-        hold_signals()  # from here until the results are saved, Ctrl-C, SIGTERM and SIGHUP wait
-        if progress.sched is not None:
-            data = results(progress.sched, progress, info)
-        if data is not None and not progress.interrupted:
-            say("measuring peak again ...")
-            again = {d: round(machine.measure_peak(d), 2) for d in dtypes}
-            data["loopvec"]["peak_gflops_measured"] = {d: [info["peak_gflops"][d], again[d]] for d in dtypes}
-            data["loopvec"]["peak_gflops"] = {d: max(info["peak_gflops"][d], again[d]) for d in dtypes}
-    return data, progress

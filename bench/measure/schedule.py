@@ -29,6 +29,16 @@ class Timing:
     case_cap_s: float  # no further passes once a case has taken this long
     precision: float  # target half-width of the case's widest ratio interval (0.02 = ±2%)
 
+    def share(self, n: int) -> "Timing":
+        """One of n worker processes' share: 1/n of the passes and of the time cap (at least 2
+        passes, to see the process's own spread), the precision target loosened by sqrt(n)
+        (the n workers' means average out)."""
+        if n <= 1:
+            return self
+        lo = max(2, -(-self.min_passes // n))
+        return Timing(min_passes=lo, max_passes=max(lo, -(-self.max_passes // n)), pass_s=self.pass_s,
+                      round_s=self.round_s, case_cap_s=self.case_cap_s / n, precision=self.precision * n ** 0.5)
+
 
 TIMINGS = {
     "quick": Timing(min_passes=6, max_passes=24, pass_s=0.03, round_s=0.001, case_cap_s=3.0, precision=0.02),
@@ -48,7 +58,7 @@ def rotated(entrants: list[str], k: int) -> list[str]:
 class Ready:
     """An entrant validated, warmed up and calibrated: what each of its passes runs."""
 
-    setup: Setup
+    setup: Setup | None  # None in the parent, which merges what its workers timed
     first_call_s: float
     iterations: int
     rounds: int
@@ -59,6 +69,8 @@ class CaseState:
     case: Any  # the Workload (or another case type with .id and .info())
     entrants: list[str]
     passes: dict[str, list[list[float]]] = field(default_factory=dict)  # entrant -> per-pass rounds
+    workers: dict[str, list[int]] = field(default_factory=dict)  # entrant -> worker process of each pass
+    first_calls: dict[str, list[float]] = field(default_factory=dict)  # entrant -> each worker's first call
     excluded: dict[str, str] = field(default_factory=dict)  # entrant -> why it is not timed
     ready: dict[str, Ready] = field(default_factory=dict)
     decisions: dict[int, bool] = field(default_factory=dict)
@@ -80,11 +92,19 @@ class CaseState:
         if self._intervals is None or self._intervals[0] != state:
             out = {}
             for num, den in self.case.ratio_pairs(timed):
-                iv = stats.ratio(self.passes[num], self.passes[den], key=f"{key}:{num}/{den}")
+                iv = stats.ratio(self.passes[num], self.passes[den], key=f"{key}:{num}/{den}",
+                                 num_workers=self.workers_of(num), den_workers=self.workers_of(den))
                 if iv is not None:
                     out[(num, den)] = iv
             self._intervals = (state, out)
         return dict(self._intervals[1])
+
+    def workers_of(self, entrant: str) -> list[int] | None:
+        ws = self.workers.get(entrant)
+        return ws if ws is not None and len(ws) == len(self.passes.get(entrant, ())) else None
+
+    def estimate(self, entrant: str) -> float:
+        return stats.estimate(self.passes[entrant], self.workers_of(entrant))
 
     def widest(self, key: str, boot: bool = False) -> float:
         """The widest ratio interval of the case (as ± fraction); boot=True: its bootstrap part
@@ -94,7 +114,7 @@ class CaseState:
             return max(iv.boot_half_width if boot else iv.half_width for iv in ivs.values())
         timed = self.timed()
         if len(timed) == 1:
-            iv = stats.estimate_interval(self.passes[timed[0]], key)
+            iv = stats.estimate_interval(self.passes[timed[0]], key, self.workers_of(timed[0]))
             return iv.half_width if iv else float("inf")
         return float("inf")
 

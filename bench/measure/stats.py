@@ -1,26 +1,30 @@
-"""Estimates and confidence intervals from interleaved passes.
+"""Estimates and confidence intervals from interleaved passes spread over worker processes.
 
 A case is timed in passes: in each pass every entrant (implementation) runs a few
-rounds, back to back, in an order that rotates from pass to pass. The raw data of
-one entrant is therefore `passes[k] = [per-call time of each round of pass k]`, and
-pass k of every entrant of a case was timed within the same fraction of a second.
+rounds, back to back, in an order that rotates from pass to pass. The passes are
+spread over several fresh worker processes (measure/pool.py), because some effects
+are fixed for the life of a process (where its arrays land in memory, its hash seed,
+its threads' cores): within one process the passes agree, and whether they are right
+depends on the draw. The raw data of one entrant is `passes[k] = [per-call time of
+each round of pass k]` with `workers[k]`, the worker process pass k ran in.
 
-The estimator (chosen on A/A evidence from this project's 2-vCPU VM, see README):
-each pass contributes its fastest round (slower rounds are the machine being busy
-elsewhere, never the code being faster than it is), and the estimate is the
-ESTIMATOR_QUANTILE quantile of those per-pass minima. A ratio is the ratio of two
-estimates of the same case, and its 95% interval is a paired bootstrap: the passes
-are resampled together (the same pass indices for both sides), so drift that hits
-both sides of a pass cancels, and drift between them widens the interval; the result
-is then widened by RUN_FLOOR, what an identical rerun moves on top of that.
+The estimate. Each pass contributes its fastest round (slower rounds are the machine
+being busy elsewhere, never the code being faster than it is); a worker's estimate is
+the ESTIMATOR_QUANTILE quantile of its per-pass minima, and the case's estimate is the
+geometric mean of its workers' estimates (with one worker: that worker's).
 
-Evidence for the estimator (three A/A quick runs on the 2-vCPU VM, the 29 forward-pass
-ratios python/numpy, numpy/numba*): the largest distance of a ratio from its median over
-the runs was 3.9% for the lower quartile of per-pass minima, 7.7% for the plain minimum,
-7.4% for their median and 12.1% for the median of all rounds.
+The interval: a two-level (hierarchical) bootstrap. Resample the worker processes
+with replacement, then the passes within each drawn worker (for a ratio, the same
+passes for both sides: pass k of a worker was timed beside pass k, so drift that hits
+both cancels). The percentile interval of that distribution is then widened, in log
+space around the estimate, by small_sample_factor(W): a bootstrap over W clusters
+under-covers for small W (its variance is (W-1)/W of the true one, and the mean of
+W values wants Student's t, not the normal quantile). Nothing in an interval is a
+constant measured on some other machine: the between-process part is this run's own.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -30,14 +34,28 @@ import numpy as np
 ESTIMATOR_QUANTILE = 0.25
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
-# The bootstrap sees the noise within one run; an identical rerun also moves a ratio, by
-# what no pass of the first run could see (where each process's arrays land in memory,
-# the other core's state). On this project's 2-vCPU VM, three A/A runs moved the forward
-# ratios by up to 4.1% from their median; with each interval widened by RUN_FLOOR, 97% of
-# the other runs' values fell inside a run's own interval (91% at 3%, 29% with no floor).
-RUN_FLOOR = 0.04
+_Z = 1.959963984540054  # the normal 97.5% quantile
+# Student's t 97.5% quantiles for 1..30 degrees of freedom (mathematical constants)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
 
 Passes = Sequence[Sequence[float]]  # per pass, the per-call time of each of its rounds
+Workers = Sequence[int] | None  # per pass, the worker process it ran in (None: all in one)
+
+
+def t975(df: int) -> float:
+    if df < 1:
+        return float("inf")
+    return _T975[df - 1] if df <= len(_T975) else _Z + 2.4 / df  # within 0.1% of t beyond 30
+
+
+def small_sample_factor(n_workers: int, df: int | None = None) -> float:
+    """How much a W-cluster percentile bootstrap interval is widened: t_{df}/z * sqrt(W/(W-1))
+    (df = W - 1 unless given). 1 for a single worker: there is nothing to resample then."""
+    if n_workers < 2:
+        return 1.0
+    return t975(df if df is not None else n_workers - 1) / _Z * math.sqrt(n_workers / (n_workers - 1))
 
 
 @dataclass(frozen=True)
@@ -45,12 +63,15 @@ class Interval:
     value: float
     lo: float
     hi: float
-    boot_lo: float | None = None  # the bootstrap interval alone, before the run-to-run floor
+    boot_lo: float | None = None  # the bootstrap percentile interval, before the small-sample widening
     boot_hi: float | None = None
+    workers: int = 1  # worker processes behind it
+    between: float | None = None  # spread of the per-worker values: max/min - 1
+    within: float | None = None  # the typical half-width of one worker's own bootstrap
 
     @property
     def boot_half_width(self) -> float:
-        """The half-width more passes can shrink (the bootstrap part)."""
+        """The bootstrap half-width alone (what more passes in one process can shrink)."""
         if self.boot_lo is None or self.boot_hi is None or self.value <= 0:
             return self.half_width
         return max(self.boot_hi / self.value - 1.0, 1.0 - self.boot_lo / self.value)
@@ -66,83 +87,152 @@ class Interval:
         return self.lo <= x <= self.hi
 
     def as_dict(self) -> dict[str, float]:
-        d = {"value": self.value, "lo": self.lo, "hi": self.hi}
+        d: dict[str, Any] = {"value": self.value, "lo": self.lo, "hi": self.hi}
         if self.boot_lo is not None and self.boot_hi is not None:
             d.update(boot_lo=self.boot_lo, boot_hi=self.boot_hi)
+        d["workers"] = self.workers
+        if self.between is not None:
+            d["between"] = self.between
+        if self.within is not None:
+            d["within"] = self.within
         return d
 
     @staticmethod
     def from_dict(d: Any) -> "Interval | None":
         try:
-            iv = Interval(float(d["value"]), float(d["lo"]), float(d["hi"]))
-        except (TypeError, KeyError, ValueError):
+            iv = Interval(float(d["value"]), float(d["lo"]), float(d["hi"]), workers=int(d.get("workers", 1)))
+        except (TypeError, KeyError, ValueError, AttributeError):
             return None
-        if not (iv.lo <= iv.value <= iv.hi):
+        if not all(math.isfinite(x) for x in (iv.value, iv.lo, iv.hi)) or not (0 < iv.lo <= iv.value <= iv.hi):
             return None
         return iv
 
-    def widened(self, floor: float) -> "Interval":
-        """This bootstrap interval widened by ±floor for what a rerun moves (see RUN_FLOOR)."""
-        return Interval(self.value, self.lo / (1 + floor), self.hi * (1 + floor), self.lo, self.hi)
+
+def _groups(passes: Passes, workers: Workers) -> dict[int, np.ndarray]:
+    """{worker: its per-pass minima, in pass order}; passes without rounds are left out."""
+    ws = list(workers) if workers is not None and len(workers) == len(passes) else [0] * len(passes)
+    out: dict[int, list[float]] = {}
+    for w, p in zip(ws, passes):
+        if len(p):
+            out.setdefault(int(w), []).append(min(p))
+    return {w: np.array(v, dtype=np.float64) for w, v in sorted(out.items())}
 
 
 def pass_minima(passes: Passes) -> np.ndarray:
     return np.array([min(p) for p in passes if len(p)], dtype=np.float64)
 
 
-def estimate(passes: Passes) -> float:
-    """The per-call time a case's ratios are computed from (seconds)."""
-    m = pass_minima(passes)
-    return float(np.quantile(m, ESTIMATOR_QUANTILE)) if m.size else float("nan")
+def _q(m: np.ndarray, axis: int | None = None) -> Any:
+    return np.quantile(m, ESTIMATOR_QUANTILE, axis=axis)
+
+
+def worker_estimates(passes: Passes, workers: Workers = None) -> dict[int, float]:
+    """{worker: its own estimate (the quantile of its per-pass minima)}."""
+    return {w: float(_q(m)) for w, m in _groups(passes, workers).items()}
+
+
+def estimate(passes: Passes, workers: Workers = None) -> float:
+    """The per-call time a case's ratios are computed from (seconds): the geometric mean
+    of the workers' estimates."""
+    ests = list(worker_estimates(passes, workers).values())
+    return float(math.exp(np.mean(np.log(ests)))) if ests else float("nan")
 
 
 def _rng(key: str) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(key.encode()))
 
 
-def _resampled(m: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return np.quantile(m[idx], ESTIMATOR_QUANTILE, axis=1)
+def _log_q_resampled(m: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.log(_q(m[idx], axis=-1))
 
 
-def _interval(value: float, samples: np.ndarray) -> Interval:
+def _two_level(pairs: list[tuple[np.ndarray, np.ndarray | None]], rng: np.random.Generator
+               ) -> tuple[np.ndarray, float | None]:
+    """Bootstrap distribution (BOOTSTRAP_RESAMPLES,) of the mean over workers of log q(a_w)
+    [- log q(b_w), paired]: workers drawn with replacement, then each drawn worker's passes
+    (the same indices for a_w and b_w). Also the typical half-width of one worker's own
+    bootstrap (relative), the within-process part."""
+    B, W = BOOTSTRAP_RESAMPLES, len(pairs)
+    per_worker = np.empty((W, B, W))  # [w, b, slot]: worker w resampled for bootstrap b, slot
+    within = []
+    for w, (a, b) in enumerate(pairs):
+        idx = rng.integers(0, a.size, (B, W, a.size))
+        v = _log_q_resampled(a, idx)
+        if b is not None:
+            v = v - _log_q_resampled(b, idx)
+        per_worker[w] = v
+        if a.size > 1:
+            lo, hi = np.percentile(v[:, 0], [2.5, 97.5])
+            within.append((hi - lo) / 2)
+    pick = rng.integers(0, W, (B, W))
+    stat = per_worker[pick, np.arange(B)[:, None], np.arange(W)[None, :]].mean(axis=1)
+    return stat, (float(np.expm1(np.median(within))) if within else None)
+
+
+def _interval(log_value: float, dist: np.ndarray, n_workers: int, factor: float, between: float | None,
+              within: float | None) -> Interval:
     tail = 100 * (1 - CONFIDENCE) / 2
-    lo, hi = np.percentile(samples, [tail, 100 - tail])
-    return Interval(value, float(min(lo, value)), float(max(hi, value)))
+    lo, hi = np.percentile(dist, [tail, 100 - tail])
+    lo, hi = min(lo, log_value), max(hi, log_value)
+    wlo, whi = log_value - factor * (log_value - lo), log_value + factor * (hi - log_value)
+    return Interval(math.exp(log_value), math.exp(wlo), math.exp(whi), math.exp(lo), math.exp(hi),
+                    workers=n_workers, between=between, within=within)
 
 
-def ratio(num: Passes, den: Passes, key: str = "", paired: bool = True) -> Interval | None:
-    """estimate(num) / estimate(den) with its 95% bootstrap interval.
+def _spread(values: list[float]) -> float | None:
+    return max(values) / min(values) - 1 if len(values) > 1 and min(values) > 0 else None
 
-    paired=True: num and den were timed side by side, pass k beside pass k; only the
-    passes both have are used, resampled together. paired=False (two separate runs):
-    each side is resampled on its own. None when a side has no timing.
-    """
-    a, b = pass_minima(num), pass_minima(den)
-    if paired:
-        n = min(a.size, b.size)
-        a, b = a[:n], b[:n]
-    if a.size == 0 or b.size == 0:
-        return None
-    value = float(np.quantile(a, ESTIMATOR_QUANTILE) / np.quantile(b, ESTIMATOR_QUANTILE))
-    if min(a.size, b.size) < 2:
-        return Interval(value, value, value).widened(RUN_FLOOR) if paired else Interval(value, value, value)
+
+def ratio(num: Passes, den: Passes, key: str = "", paired: bool = True,
+          num_workers: Workers = None, den_workers: Workers = None) -> Interval | None:
+    """estimate(num) / estimate(den) with its 95% two-level bootstrap interval.
+
+    paired=True (the same run): pass k of a worker beside pass k of the same worker; only
+    the workers and passes both sides have are used, resampled together. paired=False (two
+    separate runs, as compare does): each side is resampled on its own, over its own
+    workers. None when a side has no timing."""
+    ga, gb = _groups(num, num_workers), _groups(den, den_workers)
     rng = _rng(key)
-    ia = rng.integers(0, a.size, (BOOTSTRAP_RESAMPLES, a.size))
-    ib = ia if paired else rng.integers(0, b.size, (BOOTSTRAP_RESAMPLES, b.size))
-    iv = _interval(value, _resampled(a, ia) / _resampled(b, ib))
-    return iv.widened(RUN_FLOOR) if paired else iv
-
-
-def estimate_interval(passes: Passes, key: str = "") -> Interval | None:
-    """estimate(passes) with its 95% bootstrap interval (for a case with one entrant)."""
-    m = pass_minima(passes)
-    if m.size == 0:
+    if paired:
+        pairs = []
+        for w in ga.keys() & gb.keys():
+            n = min(ga[w].size, gb[w].size)
+            pairs.append((ga[w][:n], gb[w][:n]))
+        if not pairs:
+            return None
+        logs = [float(np.log(_q(a)) - np.log(_q(b))) for a, b in pairs]
+        value = float(np.mean(logs))
+        between = _spread([math.exp(x) for x in logs])
+        if all(a.size < 2 for a, _ in pairs) and len(pairs) < 2:
+            v = math.exp(value)
+            return Interval(v, v, v, v, v, workers=1)
+        dist, within = _two_level(pairs, rng)
+        return _interval(value, dist, len(pairs), small_sample_factor(len(pairs)), between, within)
+    if not ga or not gb:
         return None
-    value = float(np.quantile(m, ESTIMATOR_QUANTILE))
-    if m.size < 2:
-        return Interval(value, value, value)
-    idx = _rng(key).integers(0, m.size, (BOOTSTRAP_RESAMPLES, m.size))
-    return _interval(value, _resampled(m, idx))
+    la, lb = [float(np.log(_q(m))) for m in ga.values()], [float(np.log(_q(m))) for m in gb.values()]
+    value = float(np.mean(la) - np.mean(lb))
+    da, wa = _two_level([(m, None) for m in ga.values()], rng)
+    db, wb = _two_level([(m, None) for m in gb.values()], rng)
+    w = min(len(ga), len(gb))
+    factor = small_sample_factor(w, df=len(ga) + len(gb) - 2) if w >= 2 else 1.0
+    within = max((x for x in (wa, wb) if x is not None), default=None)
+    return _interval(value, da - db, w, factor, None, within)
+
+
+def estimate_interval(passes: Passes, key: str = "", workers: Workers = None) -> Interval | None:
+    """estimate(passes) with its 95% two-level bootstrap interval (a case with one entrant)."""
+    g = _groups(passes, workers)
+    if not g:
+        return None
+    logs = [float(np.log(_q(m))) for m in g.values()]
+    value = float(np.mean(logs))
+    if len(g) < 2 and all(m.size < 2 for m in g.values()):
+        v = math.exp(value)
+        return Interval(v, v, v, v, v)
+    dist, within = _two_level([(m, None) for m in g.values()], _rng(key))
+    return _interval(value, dist, len(g), small_sample_factor(len(g)), _spread([math.exp(x) for x in logs]),
+                     within)
 
 
 def merged_stats(passes: Passes, iterations: int) -> dict[str, Any]:

@@ -1,13 +1,14 @@
 """Several runs side by side: what differs between their machines, which timings changed, by
 how much (with a 95% interval), the speedups of each run, and their spread across runs.
 
-A timing counts as changed only when the interval of B/A (each run's passes resampled
-on its own, the same estimator as `loopvec run`) lies entirely beyond the noise floor:
-above 1 + NOISE_FLOOR or below 1 / (1 + NOISE_FLOOR). The floor is what identical code
-moved between runs on this project's 2-vCPU VM: in three A/A quick runs, 90% of the 123
-timings moved less than 5.3%, but memory-bound elementwise cases on 100,000 elements
-(and numpy's dot at n=128) moved by up to 16%; within a run no pass sees that (where a
-process's arrays land, the neighbours on the host), so the floor is 15%.
+One decision rule. B/A of a timing has one 95% interval: a two-level bootstrap over
+each run's own worker processes and their passes (measure/stats.py, unpaired: the
+runs' processes are different ones), so the spread between processes that each run
+measured is in it, and no constant from another machine is. A timing is "slower"
+when the whole interval lies above 1 + PCT/100, "faster" when it lies below
+1 / (1 + PCT/100), else "~ same"; PCT is --fail-slower's when given (so the table and
+the exit code always agree), else --min-change (default 5%): the smallest change
+worth naming, a choice of the reader's, not a noise floor.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from loopvec.bench.present.rows import Row, rows
 from loopvec.bench.store.find import is_complete, resolve
 from loopvec.bench.store.results import load_run
 
-NOISE_FLOOR = 0.15
+MIN_CHANGE_PCT = 5.0  # the default smallest change named in the table (a reader's choice, not noise)
 
 
 @dataclass
@@ -113,19 +114,29 @@ def change(a: Row, b: Row, impl: str) -> stats.Interval:
     """B/A of one timing with its interval (no interval, value only, for files without passes)."""
     iv = None
     if a.passes.get(impl) and b.passes.get(impl):
-        iv = stats.ratio(b.passes[impl], a.passes[impl], key=f"{a.case}:{impl}", paired=False)
+        iv = stats.ratio(b.passes[impl], a.passes[impl], key=f"{a.case}:{impl}", paired=False,
+                         num_workers=b.workers.get(impl), den_workers=a.workers.get(impl))
     if iv is None:
         v = b.estimate[impl] / a.estimate[impl]
         iv = stats.Interval(v, v, v)
     return iv
 
 
-def changed(iv: stats.Interval) -> bool:
-    return iv.lo > 1 + NOISE_FLOOR or iv.hi < 1 / (1 + NOISE_FLOOR)
+def verdict(iv: stats.Interval, pct: float) -> str:
+    """'slower', 'faster' or 'same': the one rule behind the table, the summary and --fail-slower."""
+    if iv.lo > 1 + pct / 100:
+        return "slower"
+    if iv.hi < 1 / (1 + pct / 100):
+        return "faster"
+    return "same"
 
 
-def change_text(iv: stats.Interval) -> str:
-    if not changed(iv):
+def changed(iv: stats.Interval, pct: float) -> bool:
+    return verdict(iv, pct) != "same"
+
+
+def change_text(iv: stats.Interval, pct: float) -> str:
+    if not changed(iv, pct):
         return "~ same"
     return (f"{1 / iv.value:.3g}x faster" if iv.value < 1 else f"{iv.value:.3g}x slower") + f" {pm(iv)}"
 
@@ -156,34 +167,36 @@ def code_lines(runs: list[Run], pairs: list[tuple[str, str]]) -> list[str]:
     return ["implementations whose code differs:"] + out if out else []
 
 
-def timing_lines(runs: list[Run], pairs: list[tuple[str, str]]) -> list[str]:
+def timing_lines(runs: list[Run], pairs: list[tuple[str, str]], pct: float) -> list[str]:
     a = runs[0]
     wc = max([len(c) for c, _ in pairs] + [4]) + 2
     wi = max([len(i) for _, i in pairs] + [4]) + 2
     head = f"{'case':<{wc}}{'impl':<{wi}}{a.label:>10}"
     for r in runs[1:]:
         head += f"{r.label:>12}{r.label + ' vs ' + a.label:>22}"
-    lines = [f"time per call (the estimate); 'B vs A' = the ratio with its 95% interval, '~ same' unless the whole "
-             f"interval is beyond ±{100 * NOISE_FLOOR:g}% (the noise floor)", "", head, "-" * len(head)]
+    lines = [f"time per call (the estimate); 'B vs A' = the ratio with its 95% interval (over each run's worker "
+             f"processes and passes), '~ same' unless the whole interval is beyond ±{pct:g}%", "", head,
+             "-" * len(head)]
     prev = None
     for case, impl in pairs:
         line = f"{case if case != prev else '':<{wc}}{impl:<{wi}}{fmt_time(a.rows[case].estimate[impl]):>10}"
         prev = case
         for r in runs[1:]:
-            line += f"{fmt_time(r.rows[case].estimate[impl]):>12}{change_text(change(a.rows[case], r.rows[case], impl)):>22}"
+            line += (f"{fmt_time(r.rows[case].estimate[impl]):>12}"
+                     f"{change_text(change(a.rows[case], r.rows[case], impl), pct):>22}")
         lines.append(line)
     return lines
 
 
-def summary_lines(runs: list[Run], pairs: list[tuple[str, str]]) -> list[str]:
+def summary_lines(runs: list[Run], pairs: list[tuple[str, str]], pct: float) -> list[str]:
     a = runs[0]
     lines = []
     for r in runs[1:]:
         ivs = [(change(a.rows[c], r.rows[c], i), c, i) for c, i in pairs]
-        diff = [(iv, c, i) for iv, c, i in ivs if changed(iv)]
+        diff = [(iv, c, i) for iv, c, i in ivs if changed(iv, pct)]
         faster = [x for x in diff if x[0].value < 1]
         slower = [x for x in diff if x[0].value >= 1]
-        text = f"{r.label} vs {a.label}: {len(diff)} of {len(pairs)} timings changed beyond the noise floor"
+        text = f"{r.label} vs {a.label}: {len(diff)} of {len(pairs)} timings changed by more than {pct:g}% (whole interval)"
         if faster:
             iv, c, i = min(faster, key=lambda x: x[0].value)
             text += f"; {len(faster)} faster in {r.label} (most: {c} {i}, {1 / iv.value:.3g}x)"
@@ -281,7 +294,7 @@ def guard(runs: list[Run], pairs: list[tuple[str, str]], pct: float) -> tuple[bo
     for r in runs[1:]:
         for case, impl in pairs:
             iv = change(a.rows[case], r.rows[case], impl)
-            if iv.lo > 1 + pct / 100:
+            if verdict(iv, pct) == "slower":
                 bad.append(f"  {r.label} {case} {impl}: {fmt_time(a.rows[case].estimate[impl])} -> "
                            f"{fmt_time(r.rows[case].estimate[impl])}, {100 * (iv.value - 1):.0f}% slower "
                            f"(95% interval {100 * (iv.lo - 1):.0f}% to {100 * (iv.hi - 1):.0f}%)")
@@ -293,11 +306,17 @@ def guard(runs: list[Run], pairs: list[tuple[str, str]], pct: float) -> tuple[bo
                    f"than {a.label} at the low end of its interval"]
 
 
-def report(runs: list[Run], fail_slower: float | None) -> tuple[list[str], bool]:
+def report(runs: list[Run], fail_slower: float | None, min_change: float = MIN_CHANGE_PCT
+           ) -> tuple[list[str], bool]:
     pairs = common_pairs(runs)
+    pct = fail_slower if fail_slower is not None else min_change  # one threshold: table, summary and guard agree
     out = run_lines(runs) + [""] + machine_lines(runs) + [""]
     code = code_lines(runs, pairs)
-    out += (code + [""] if code else []) + timing_lines(runs, pairs) + [""] + summary_lines(runs, pairs)
+    out += (code + [""] if code else []) + timing_lines(runs, pairs, pct) + [""] + summary_lines(runs, pairs, pct)
+    one = [r.label for r in runs if not any(w for row in r.rows.values() for w in row.workers.values())]
+    if one:
+        out += [f"note: {', '.join(one)} ran in one process (files from before worker processes): their intervals "
+                "cannot see the spread between processes, and their changes may be over-stated"]
     out += [""] + speedup_lines(runs, pairs)
     rep = reproducibility_lines(runs, pairs)
     out += ([""] + rep if rep else [])

@@ -22,6 +22,7 @@ class Row:
     q1: dict[str, float] = field(default_factory=dict)
     q3: dict[str, float] = field(default_factory=dict)
     passes: dict[str, list[list[float]]] = field(default_factory=dict)  # raw rounds per pass (format 2)
+    workers: dict[str, list[int] | None] = field(default_factory=dict)  # worker process of each pass (format 3)
     speedup_iv: dict[str, Interval] = field(default_factory=dict)  # over pure Python, stored by the run
     vs_numpy_iv: dict[str, Interval] = field(default_factory=dict)
     first_call: dict[str, float] = field(default_factory=dict)
@@ -77,6 +78,9 @@ def rows(data: dict[str, Any]) -> list[Row]:
         r.q1[impl] = s.get("q1", s["median"])
         r.q3[impl] = s.get("q3", s["median"])
         r.passes[impl] = _passes(b)
+        pw = e.get("pass_workers")
+        r.workers[impl] = [int(w) for w in pw] if isinstance(pw, list) and len(pw) == len(r.passes[impl]) \
+            and all(isinstance(w, int) and not isinstance(w, bool) for w in pw) else None
         for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv)):
             iv = Interval.from_dict(e.get(key))
             if iv is not None:
@@ -90,7 +94,8 @@ def rows(data: dict[str, Any]) -> list[Row]:
             for ref, target in (("python", r.speedup_iv), ("numpy", r.vs_numpy_iv)):
                 if impl != ref and impl not in target and r.passes.get(ref) and r.passes.get(impl) \
                         and len(r.passes[impl]) > 1 and ref in r.estimate:
-                    iv = ratio(r.passes[ref], r.passes[impl], key=f"{r.case}:{ref}/{impl}")
+                    iv = ratio(r.passes[ref], r.passes[impl], key=f"{r.case}:{ref}/{impl}",
+                               num_workers=r.workers.get(ref), den_workers=r.workers.get(impl))
                     if iv is not None:
                         target[impl] = iv
     lv = data.get("loopvec", {})

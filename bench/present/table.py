@@ -151,7 +151,8 @@ def reference_lines(rs: list[Row]) -> list[str]:
         if not own:
             continue
         best = min(own, key=lambda i: r.estimate[i])
-        iv = ratio(r.passes[best], r.passes[REFERENCE], key=f"{r.case}:{best}/{REFERENCE}") \
+        iv = ratio(r.passes[best], r.passes[REFERENCE], key=f"{r.case}:{best}/{REFERENCE}",
+                   num_workers=r.workers.get(best), den_workers=r.workers.get(REFERENCE)) \
             if len(r.passes.get(best, [])) > 1 and len(r.passes.get(REFERENCE, [])) > 1 else None
         out.append(f"  {r.case:<26} {best:<15} {fmt_time(r.estimate[best]):>9} vs {fmt_time(r.estimate[REFERENCE]):>9}"
                    f"  {r.estimate[best] / r.estimate[REFERENCE]:.2f}x {pm(iv)}")
@@ -216,6 +217,15 @@ def noise_lines(lv: dict[str, Any]) -> list[str]:
         line += (f"; waited {sum(v['settle_s'] for v in waits):.1f} s in all for spinning thread pools to go idle "
                  f"(longest {max(v['settle_max_ms'] for v in waits):.0f} ms"
                  + (f", still busy after {capped} waits)" if capped else ")"))
+    spreads = [(v["process_spread_pct"], case) for case, v in noise.items() if v.get("process_spread_pct") is not None]
+    if spreads:  # the between-process part of the intervals: how far the worker processes' own ratios lie apart
+        spreads.sort()
+        workers = max(v.get("workers", 1) for v in noise.values())
+        line += (f"\nprocess spread (the workers' own ratios, max/min - 1, over {workers} worker processes): median "
+                 f"{spreads[len(spreads) // 2][0]:.1f}%, largest {spreads[-1][0]:.1f}% ({spreads[-1][1]})")
+        within = sorted(v["within_pct"] for v in noise.values() if v.get("within_pct") is not None)
+        if within:
+            line += f"; one process's own interval: median ±{within[len(within) // 2]:.1f}%"
     out = ["", line]
     for case, v in noise.items():
         if v.get("noisy"):
