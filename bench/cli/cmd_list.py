@@ -25,4 +25,18 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{name:<16} {', '.join(mod.DTYPES):<18} {doc}")
     for name, why in impls.unavailable().items():
         print(f"{name:<16} {'-':<18} not available: {why}")
+    if any(n.startswith("numba-") for n in impls.available()):
+        print()
+        print(kernel_line())
     return 0
+
+
+def kernel_line() -> str:
+    """The shape of numba-tuned's kernel on the target Numba compiles for here."""
+    from loopvec.impls.target import describe
+
+    k = describe()
+    shapes = "; ".join(f"{dt} {k[dt]['lanes']} lanes, {k[dt]['mr']} samples x {k[dt]['nr']} vectors"
+                       for dt in ("float64", "float32"))
+    return (f"numba-tuned / numba-parallel kernel: target {k['cpu']} ({k['isa']}, {k['vector_bits']}-bit vectors, "
+            f"{k['registers']} registers{', FMA' if k['fma'] else ''}); register block {shapes}")

@@ -55,6 +55,8 @@ def merge(sched: S.Schedule, progress: Progress, index: int, records: list[dict[
     """Add one worker's records to the parent's schedule; the ids of the cases it finished."""
     finished = set()
     for rec in records:
+        if "kernel" in rec:
+            continue  # read by run_suite
         if rec.get("end"):
             seen = {(x["id"]) for x in progress.skipped + progress.failed}
             progress.skipped += [x for x in rec.get("skipped", []) if x["id"] not in seen]
@@ -167,7 +169,11 @@ def run_suite(cfg: RunConfig, info: dict[str, Any], say: Say, probe: bool = True
                 f"interleaved passes in each")
             for i in range(n):
                 w = run_worker(cfg, i, Path(tmp), say, env)
-                done = merge(sched, progress, i, read_records(Path(tmp) / f"worker{i}.jsonl"))
+                records = read_records(Path(tmp) / f"worker{i}.jsonl")
+                done = merge(sched, progress, i, records)
+                kernel = next((r["kernel"] for r in records if "kernel" in r), None)
+                if kernel is not None:
+                    info.setdefault("kernel", kernel)
                 w["cases"] = len(done)
                 w["missing"] = [c for c in sched.cases if c not in done]
                 workers.append(w)

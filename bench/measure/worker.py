@@ -57,6 +57,12 @@ def main(argv: list[str]) -> int:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _interrupt)
     write = Appender(spec["out"])
+    try:  # the tuned kernels' shape on the target this worker compiles for (--isa changes it)
+        from loopvec.impls.target import describe
+
+        write({"kernel": describe()})
+    except Exception as exc:  # Numba missing or broken: the implementations say so themselves
+        write({"kernel": {"error": f"{type(exc).__name__}: {exc}"}})
     progress = Progress(lambda text: print(tag + text, flush=True), on_case=lambda st: write(case_record(st)))
     names = list(cfg.impls)
     try:

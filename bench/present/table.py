@@ -71,8 +71,32 @@ def header_lines(data: dict[str, Any]) -> list[str]:
         + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(lv, k) for k, v in peak.items()),
         f"profile {lv.get('profile', '?')}, {data.get('datetime', '?')}, commit {lv.get('commit', '?')}"
         + (f"; estimate: q{est.get('quantile')} of per-pass minima, {est.get('interval')}" if est else ""),
+        *kernel_lines(lv),
         "",
     ]
+
+
+def kernel_lines(lv: dict[str, Any]) -> list[str]:
+    """What the timed processes were held to (--isa), and the tuned kernel's shape there."""
+    out = []
+    procs = lv.get("processes") if isinstance(lv.get("processes"), dict) else {}
+    isa = procs.get("isa") or lv.get("isa")
+    if isa and isa != "native":
+        env = procs.get("isa_env") or {}
+        out.append(f"EMULATED: every implementation held to {isa} ("
+                   + ", ".join(f"{k}={v}" for k, v in env.items() if k != "NUMBA_CPU_FEATURES") + ")")
+    k = lv.get("kernel")
+    if isinstance(k, dict) and "isa" in k:
+        shapes = ", ".join(f"{dt} {k[dt]['mr']}x{k[dt]['nr']} vectors of {k[dt]['lanes']}"
+                           for dt in ("float64", "float32") if isinstance(k.get(dt), dict))
+        out.append(f"numba-tuned kernel: {k['isa']} ({k.get('vector_bits')}-bit, {k.get('registers')} registers), "
+                   f"register block {shapes}")
+    if procs.get("planned"):
+        bad = [w for w in procs.get("workers", []) if w.get("exit") not in (0, None)]
+        out.append(f"{procs.get('started')} of {procs['planned']} worker processes ran, one after another"
+                   + ("; " + ", ".join(f"worker {w['index'] + 1} ended with exit code {w['exit']} "
+                                       f"({len(w.get('missing', []))} cases unfinished)" for w in bad) if bad else ""))
+    return out
 
 
 def _readings(lv: dict[str, Any], dtype: str) -> str:
