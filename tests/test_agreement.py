@@ -201,24 +201,25 @@ def test_numpy_forward_in_steps_equals_one_step(n: int) -> None:
     np.testing.assert_allclose(got[-1], impl_numpy.forward(p, X[-1]), rtol=1e-13, atol=0)
 
 
+# networks whose layers reach every layout of the tuned kernel for every vector width
+# (2, 4, 8, 16 lanes: SSE2/NEON float64 up to AVX-512 float32): full panels of 2 vectors, a
+# last panel of one vector, and tails of 1-4 neurons run along k (2, 3 = a pair + an odd
+# one, or only tail neurons) when the layer has enough inputs
+LAYOUTS = [(300, 34, 20), (520, 35, 3), (400, 3), (200, 17, 5), (256, 20), (300, 33), (260, 36),
+           (784, 50, 100, 10)]
+
+
 @pytest.mark.parametrize("name", ["numba-tuned", "numba-parallel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("sizes", [(300, 34, 20), (520, 35, 3), (400, 3), (200, 17, 4), (256, 20),
-                                   (784, 50, 100, 10)])
+@pytest.mark.parametrize("sizes", LAYOUTS)
 def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> None:
-    # the layouts the tuned kernel chooses between: full panels of 2 vectors, a last
-    # panel of one vector, and the tail run along k (2, 3 = a pair + an odd one, or
-    # only tail neurons) when the layer has enough inputs; every block size of rows
+    # every layout, and every block size of rows: batches below, at and past MR (8 or 6),
+    # several register blocks with leftovers of 4 and 1, more than one tile
     from loopvec import impls
-    from loopvec.impls import _numba_kernels as K
 
-    L = K.lanes(dtype)
-    tails = [K.split(n_in, n_out, L)[1] for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    if dtype == np.float64:  # the sizes above reach tails of 1, 2, 3 and 4 neurons
-        assert any(tails)
     impl, ref = impls.get(name), impls.get("numpy")
     net = random_network(sizes, seed=7, hidden="sigmoid", output="softmax", dtype=dtype)
-    for batch in (1, 3, 4, 5, 8, 13, 70):
+    for batch in (1, 3, 4, 5, 6, 7, 8, 11, 13, 17, 70):
         X = np.random.default_rng(batch).uniform(-1, 1, (batch, sizes[0])).astype(dtype)
         got = run_forward(impl, net, X)
         want = run_forward(ref, net, X)
@@ -228,11 +229,15 @@ def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> 
 
 
 
-def test_tuned_kernel_tails_of_every_length_are_reached() -> None:
+@pytest.mark.parametrize("lanes", [2, 4, 8, 16])
+def test_tuned_kernel_tails_of_every_length_are_reached(lanes: int) -> None:
     from loopvec.impls import _numba_kernels as K
 
-    got = {K.split(n_in, n_out, 8)[1] for n_in, n_out in [(300, 34), (520, 35), (400, 3), (200, 17), (256, 20)]}
-    assert got == {1, 2, 3, 4}
+    layers = [(n_in, n_out) for sizes in LAYOUTS for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    got = {K.split(n_in, n_out, lanes)[1] for n_in, n_out in layers}
+    assert got >= set(range(1, min(K.TAIL_MAX, 2 * lanes - 1) + 1))
+    assert 0 in got  # and layers without a tail
+    assert any(K.split(n_in, n_out, lanes)[0] % (2 * lanes) == lanes for n_in, n_out in layers)  # a one-vector panel
 
 
 @pytest.mark.parametrize("name", ["numba-tuned", "numba-parallel"])

@@ -32,6 +32,7 @@ def test_a_wrong_stage_output_is_caught() -> None:
     assert "shape" in (check(good[:1]) or "")
 
 
+@pytest.mark.slow
 def test_explain_cli_prints_a_breakdown_and_writes_results_and_png(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "explain", "--network", "toy", "--batch", "1",
                            "--impl", "python", "numpy", "--machine", "box", "--results-dir", str(tmp_path)],
@@ -51,6 +52,7 @@ def test_explain_cli_prints_a_breakdown_and_writes_results_and_png(tmp_path: Pat
     assert not list((tmp_path / "box").glob("*.json"))
 
 
+@pytest.mark.slow
 def test_explain_refuses_numba_parallel(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "explain", "--impl", "numba-parallel",
                            "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)

@@ -106,6 +106,7 @@ print("AVAILABLE", ",".join(avail))
     [("torch", "meta-path"), ("torch", "sys.modules")],
     ids=["torch-meta-path", "torch-sys.modules"],
 )
+@pytest.mark.slow
 def test_missing_optional_dependency_drops_the_implementation(dep: str, how: str) -> None:
     dropped = [name for name, need in NEEDS.items() if need == dep]
     kept = [name for name, need in NEEDS.items()
@@ -133,6 +134,7 @@ else:
 """
 
 
+@pytest.mark.slow
 def test_missing_numba_is_an_error_not_a_missing_implementation() -> None:
     """numba is a required dependency: without it the registry raises instead of dropping numba quietly."""
     code = BLOCK_FINDER.format(dep="numba") + CHECK_REQUIRED

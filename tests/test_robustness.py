@@ -84,6 +84,7 @@ def run_and_signal(tmp: Path, sigs: list[int], gap: float = 0.0) -> tuple[subpro
     return proc, "".join(out) + rest, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sigs", [[signal.SIGINT], [signal.SIGINT, signal.SIGINT], [signal.SIGTERM], [signal.SIGHUP]],
                          ids=["sigint", "double-sigint", "sigterm", "sighup"])
 def test_a_signal_during_a_slow_case_keeps_the_finished_case(tmp_path: Path, sigs: list[int]) -> None:
@@ -110,6 +111,7 @@ def _probe_processes() -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to look for orphan processes")
 def test_sigterm_during_the_numba_probe_leaves_no_orphan_and_no_temp_folder(tmp_path: Path) -> None:
     before = set(_probe_processes())
@@ -132,6 +134,7 @@ def test_sigterm_during_the_numba_probe_leaves_no_orphan_and_no_temp_folder(tmp_
 
 # ------------------------------------------------------------------ concurrency (item 2)
 
+@pytest.mark.slow
 def test_two_concurrent_runs_into_one_folder_keep_both_files(tmp_path: Path) -> None:
     args = [*LOOPVEC, "run", "--only", "step-n0010", "--impl", "numpy", "--machine", "same", "--results-dir",
             str(tmp_path / "res")]
@@ -173,6 +176,7 @@ sys.exit(main())
 """
 
 
+@pytest.mark.slow
 def test_a_failing_final_write_saves_to_the_temp_folder_and_says_so(tmp_path: Path) -> None:
     res = str(tmp_path / "res")
     proc = subprocess.run([sys.executable, "-c", FAILING_WRITES, res], capture_output=True, text=True, timeout=300,
@@ -184,6 +188,7 @@ def test_a_failing_final_write_saves_to_the_temp_folder_and_says_so(tmp_path: Pa
     assert json.loads(saved.read_text())["loopvec"]["complete"] is True
 
 
+@pytest.mark.slow
 def test_closed_stdout_does_not_stop_the_run(tmp_path: Path) -> None:
     proc = subprocess.Popen([*LOOPVEC, "run", "--only", "step-n0010", "--impl", "numpy", "--results-dir",
                              str(tmp_path / "res")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,

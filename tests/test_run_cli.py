@@ -35,6 +35,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     return proc, out
 
 
+@pytest.mark.slow
 def test_run_writes_results_file_pytest_benchmark_reads(tiny_run: tuple[subprocess.CompletedProcess, Path]) -> None:
     proc, out = tiny_run
     assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -60,6 +61,7 @@ def test_run_writes_results_file_pytest_benchmark_reads(tiny_run: tuple[subproce
     assert "forward-toy-b0001-numpy" in cmp.stdout
 
 
+@pytest.mark.slow
 def test_run_prints_table_with_speedups(tiny_run: tuple[subprocess.CompletedProcess, Path]) -> None:
     proc, out = tiny_run
     data = json.loads(only_file(out).read_text())
@@ -84,6 +86,7 @@ def test_run_prints_table_with_speedups(tiny_run: tuple[subprocess.CompletedProc
         (["--machine", "Bad Name/x"], "--machine"),
     ],
 )
+@pytest.mark.slow
 def test_run_bad_arguments_exit_2(tmp_path: Path, args: list[str], expect: str) -> None:
     proc = run("run", *args, "--results-dir", str(tmp_path), timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -92,6 +95,7 @@ def test_run_bad_arguments_exit_2(tmp_path: Path, args: list[str], expect: str) 
     assert not list(tmp_path.rglob("*.json"))
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [*LOOPVEC, "run", "--impl", "python", "--only", "sigmoid", "--only", "softmax", "--only", "forward-mnist",
@@ -120,6 +124,7 @@ def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_list_prints_case_ids_and_writes_nothing(tmp_path: Path) -> None:
     proc = run("run", "--list", "--impl", "numpy", "numpy", "--only", "forward-mnist-b0100",
                "--results-dir", str(tmp_path))
@@ -129,12 +134,14 @@ def test_list_prints_case_ids_and_writes_nothing(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*"))
 
 
+@pytest.mark.slow
 def test_data_option_must_be_a_folder(tmp_path: Path) -> None:
     proc = run("run", "--data", str(tmp_path / "missing"), "--results-dir", str(tmp_path))
     assert proc.returncode == 2
     assert "--data" in proc.stderr and "not a folder" in proc.stderr
 
 
+@pytest.mark.slow
 def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LOOPVEC_DATA"}
     proc = subprocess.run([*LOOPVEC, "run", "--impl", "numpy", "--only", "mnist-real", "--results-dir",
@@ -145,6 +152,7 @@ def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
     assert "Warning" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_numba_run_records_compile_and_cached_first_calls(tmp_path: Path) -> None:
     pytest.importorskip("numba")
     proc = run("run", "--impl", "numba", "--only", "forward-toy-b0001", "--results-dir", str(tmp_path))

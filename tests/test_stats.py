@@ -131,6 +131,7 @@ def test_merged_stats_equal_pytest_benchmarks_own() -> None:
     assert {k: merged[k] for k in Stats.fields} == s.as_dict()
 
 
+@pytest.mark.slow
 def test_passes_rotate_and_entrants_alternate() -> None:
     assert S.rotated(["A", "B", "C"], 0) == ["A", "B", "C"]
     assert S.rotated(["A", "B", "C"], 1) == ["B", "C", "A"]
