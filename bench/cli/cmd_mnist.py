@@ -20,8 +20,12 @@ test images with the book's pretrained weights (accuracy {BOOK_ACCURACY}), first
 image at a time, then in batches of --batch, through every implementation.
 
 Prints per implementation: accuracy, how many predictions differ from numpy's,
-the seconds one at a time and batched (forward passes only: inputs are
-converted once, before timing), and the speedup batching buys.
+and the seconds one at a time and batched (forward passes only: inputs are
+converted once, before timing). This is a one-shot accuracy check: each
+implementation runs once, one after another, so its seconds are a single
+reading on a machine whose speed drifts, and no ratio is printed. For ratios
+with confidence intervals, timed side by side in interleaved passes, use
+`loopvec run --only mnist-real --only batchexp`.
 Pure Python takes tens of seconds per pass; progress goes to stderr.
 
 data: --data DIR, else ${ENV_VAR}, else the folder `loopvec fetch-mnist` fills. It needs:
@@ -128,13 +132,14 @@ def _print_table(results: list[Result], disagreements: dict[str, int], data_dir:
     print()
     batched_head = f"batches of {batch} (s)"
     print(f"{'implementation':<16} {'accuracy':>8} {'differ from numpy':>17} {'one at a time (s)':>17} "
-          f"{batched_head:>{max(17, len(batched_head))}} {'speedup':>8}")
+          f"{batched_head:>{max(17, len(batched_head))}}")
     for r in results:
-        speed = f"{r.speedup:.1f}x" if r.speedup is not None else "-"
         print(f"{r.name:<16} {r.accuracy:>8.4f} {disagreements[r.name]:>17d} {r.seconds_one_at_a_time or 0:>17.4f} "
-              f"{r.seconds_batched or 0:>{max(17, len(batched_head))}.4f} {speed:>8}")
+              f"{r.seconds_batched or 0:>{max(17, len(batched_head))}.4f}")
     for r in results:
         if r.modes_disagree:
             print(f"note: {r.name}: {r.modes_disagree} predictions differ between one at a time and {BATCHED}")
     print()
-    print("seconds: forward passes only (inputs converted once before timing); speedup = one at a time / batched")
+    print("seconds: one reading each, forward passes only (inputs converted once before timing), implementations "
+          "one after another: an accuracy check, not a benchmark; for ratios with intervals run "
+          "`loopvec run --only mnist-real --only batchexp`")
