@@ -15,6 +15,7 @@ from loopvec.bench.measure.machine import describe
 from loopvec.bench.present.explain import breakdown_lines, why_lines
 from loopvec.bench.present.plots import MARKER, _file_stem, plot_gflops, plot_ladder, plot_speedup, plot_time
 from loopvec.bench.present.plots_across import plot_headline, plot_machines_forward
+from loopvec.bench.present.readme_block import results_block, update_readme
 from loopvec.bench.present.table import format_table
 from loopvec.bench.store.atomic import WriteError, write_atomic
 from loopvec.bench.store.find import newest_runs
@@ -149,6 +150,11 @@ def explain_section(root: Path, machine: str) -> list[str]:
     return out
 
 
+def readme_runs(runs: dict[str, tuple[Path, dict[str, Any]]]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The runs the project README shows: each machine at its libraries' default threads (native or emulated)."""
+    return {m: v for m, v in runs.items() if v[1].get("loopvec", {}).get("threads") is None}
+
+
 def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any]]:
     """Write root/README.md and the plots; (warnings, plots written, the README, the runs used)."""
     if not root.is_dir():
@@ -210,6 +216,8 @@ def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any
             notes.append("no machine's run has the headline cases (forward-mnist at batch 1, 100, 1 000)")
         readme = root / "README.md"
         write_atomic(readme, build_readme(root, runs, plots, cross, notes))
+        top = root.resolve().parent / "README.md"  # the project's README, when it has the results block
+        update_readme(top, results_block(root, readme_runs(runs), top.parent))
     except OSError as exc:  # WriteError too
         raise ReportError(f"cannot write into {root}: {exc}") from None
     return warnings, written, readme, runs

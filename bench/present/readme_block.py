@@ -1,0 +1,111 @@
+"""The README's results block, written by `loopvec report` from the committed runs.
+
+The block sits between BEGIN and END in the repository's README.md; `loopvec report`
+rewrites it (atomically, only when it changed), and a test fails when the README's
+numbers differ from what report would write. Per machine: the MNIST-shaped forward
+pass at batch 1, 100 and 10 000 through the ladder, and the book's claim measured:
+how the loops stand against numpy (and torch, where it ran), with 95% intervals.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from loopvec.bench.measure.stats import ratio
+from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm
+from loopvec.bench.present.order import LADDER
+from loopvec.bench.present.rows import Row, rows
+from loopvec.bench.store.atomic import write_atomic
+
+BEGIN = "<!-- results:begin (written by `loopvec report` from the committed runs: edits here are overwritten) -->"
+END = "<!-- results:end -->"
+BATCHES = (1, 100, 10_000)
+
+
+def _against(r: Row, impl: str, ref: str) -> str:
+    """impl's time over ref's in one row, with its interval: '0.83x ±4%' (below 1: impl is faster)."""
+    if impl not in r.estimate or ref not in r.estimate:
+        return "-"
+    iv = ratio(r.passes[impl], r.passes[ref], key=f"{r.case}:{impl}/{ref}", num_workers=r.workers.get(impl),
+               den_workers=r.workers.get(ref)) if r.passes.get(impl) and r.passes.get(ref) else None
+    value = r.estimate[impl] / r.estimate[ref]
+    return f"{value:.2f}x" + (f" {pm(iv)}" if iv is not None else "")
+
+
+def machine_block(name: str, path: str, data: dict[str, Any]) -> list[str]:
+    lv = data.get("loopvec", {})
+    by_case = {r.case: r for r in rows(data)}
+    forward = [(b, by_case.get(f"forward-mnist-b{b:04d}")) for b in BATCHES]
+    forward = [(b, r) for b, r in forward if r is not None]
+    if not forward:
+        return []
+    k = lv.get("kernel") if isinstance(lv.get("kernel"), dict) else {}
+    peak = lv.get("peak_gflops", {}).get("float64")
+    head = (f"**{name}** ([run]({path}), profile {lv.get('profile', '?')}, commit {lv.get('commit', '?')}"
+            + (f"; numba-tuned kernel {k['isa']}, {k['float64']['mr']}x{k['float64']['nr']} vectors of "
+               f"{k['float64']['lanes']}" if k.get("isa") and isinstance(k.get("float64"), dict) else "")
+            + (f"; float64 peak {peak:.1f} GFLOP/s" if peak else "") + ")")
+    out = [head, "", "| MNIST-shaped forward, float64 | " + " | ".join(f"batch {b:,}" for b, _ in forward) + " |",
+           "| --- |" + " --- |" * len(forward)]
+    for impl in [n for n in LADDER if any(n in r.estimate or n in r.note for _, r in forward)]:
+        cells = []
+        for _, r in forward:
+            if impl in r.estimate:
+                sp = r.vs_numpy_iv.get(impl)
+                cells.append(fmt_time(r.estimate[impl])
+                             + (f" (x{fmt_ratio(sp.value)} {pm(sp)} vs numpy)" if sp is not None else ""))
+            else:
+                cells.append(r.note.get(impl, "-"))
+        out.append(f"| `{impl}` | " + " | ".join(cells) + " |")
+    out.append("")
+    big = by_case.get("forward-mnist-b10000")
+    claims = []
+    for case in ("forward-mnist-b0100", "forward-mnist-b10000", "forward-mnist-f32-b0100", "forward-mnist-f32-b10000"):
+        r = by_case.get(case)
+        if r is not None and "numba-parallel" in r.estimate and "numpy" in r.estimate:
+            vs_torch = _against(r, "numba-parallel", "torch")
+            claims.append(f"{case} {_against(r, 'numba-parallel', 'numpy')}"
+                          + (f" (torch: {vs_torch})" if vs_torch != "-" else ""))
+    if claims:
+        out.append("numba-parallel's time over numpy's (95% interval; below 1 the loops win): " + "; ".join(claims)
+                   + ".")
+    if big is not None and "numba-parallel" in big.estimate and peak and big.flops:
+        out.append(f"At batch 10 000 numba-parallel runs at {big.flops / big.estimate['numba-parallel'] / 1e9:.1f} "
+                   f"GFLOP/s, {100 * big.flops / big.estimate['numba-parallel'] / 1e9 / peak:.0f}% of this run's "
+                   f"measured peak.")
+    sig = by_case.get("sigmoid-n1000000")
+    if sig is not None and "numba-tuned" in sig.estimate and "numpy" in sig.estimate:
+        out.append(f"Sigmoid of 10^6 values: numba-tuned {fmt_time(sig.estimate['numba-tuned'])}, numpy "
+                   f"{fmt_time(sig.estimate['numpy'])} (numba-tuned's time over numpy's "
+                   f"{_against(sig, 'numba-tuned', 'numpy')}).")
+    return out + [""]
+
+
+def results_block(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], readme_dir: Path) -> str:
+    """The block's text (BEGIN to END) for the machines' newest complete runs, paths relative to the README."""
+    out = [BEGIN, ""]
+    for name, (p, data) in runs.items():
+        rel = os.path.relpath(p, readme_dir).replace(os.sep, "/")
+        out += machine_block(name, rel, data)
+    ladders = [name for name in runs if (root / f"{name}-ladder.png").exists()]
+    if ladders:
+        rel = os.path.relpath(root / f"{ladders[0]}-ladder.png", readme_dir).replace(os.sep, "/")
+        out += [f"![the ladder on {ladders[0]}]({rel})", ""]
+    return "\n".join(out + [END])
+
+
+def update_readme(readme: Path, block: str) -> bool:
+    """Replace the block in `readme`; False when it has no block (nothing written) or is unchanged."""
+    try:
+        text = readme.read_text()
+    except OSError:
+        return False
+    if BEGIN not in text or END not in text:
+        return False
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    new = text[:start] + block + text[end:]
+    if new == text:
+        return False
+    write_atomic(readme, new)
+    return True
