@@ -42,10 +42,15 @@ def machine_block(name: str, path: str, data: dict[str, Any]) -> list[str]:
         return []
     k = lv.get("kernel") if isinstance(lv.get("kernel"), dict) else {}
     peak = lv.get("peak_gflops", {}).get("float64")
-    head = (f"**{name}** ([run]({path}), profile {lv.get('profile', '?')}, commit {lv.get('commit', '?')}"
+    one_process = not any(w for r in by_case.values() for w in r.workers.values())
+    emulated = lv.get("emulated") or (lv.get("isa") not in (None, "native"))
+    head = (f"**{name}**" + (f" (EMULATED {lv.get('isa')})" if emulated else "")
+            + f" ([run]({path}), profile {lv.get('profile', '?')}, commit {lv.get('commit', '?')}"
             + (f"; numba-tuned kernel {k['isa']}, {k['float64']['mr']}x{k['float64']['nr']} vectors of "
                f"{k['float64']['lanes']}" if k.get("isa") and isinstance(k.get("float64"), dict) else "")
-            + (f"; float64 peak {peak:.1f} GFLOP/s" if peak else "") + ")")
+            + (f"; float64 peak {peak:.1f} GFLOP/s" if peak else "")
+            + ("; one process, from before worker processes: its intervals cannot see the spread between processes"
+               if one_process else "") + ")")
     out = [head, "", "| MNIST-shaped forward, float64 | " + " | ".join(f"batch {b:,}" for b, _ in forward) + " |",
            "| --- |" + " --- |" * len(forward)]
     for impl in [n for n in LADDER if any(n in r.estimate or n in r.note for _, r in forward)]:
