@@ -5,7 +5,8 @@
     pytest                                           # benchmarks disabled: each case runs once, answer checked
 
 Options (--loopvec-profile, --loopvec-impl, --loopvec-only, --loopvec-precision) come
-from loopvec.bench.measure.plugin, loaded by bench/conftest.py.
+from loopvec.bench.measure.plugin, loaded by bench/conftest.py; `loopvec run`'s workers hand
+the plugin its configuration directly.
 """
 from __future__ import annotations
 
@@ -15,5 +16,5 @@ from loopvec.bench.measure.suite import run_pass
 from loopvec.bench.measure.workloads import Workload
 
 
-def test_case(benchmark: Any, case: Workload, entrant: str, pass_no: int) -> None:
-    run_pass(benchmark, case, entrant, pass_no)
+def test_case(benchmark: Any, loopvec_schedule: Any, case: Workload, entrant: str, pass_no: int) -> None:
+    run_pass(loopvec_schedule, benchmark, case, entrant, pass_no)

@@ -1,8 +1,8 @@
-"""`pytest bench` (and plain `pytest`, whose testpaths include bench/) loads the suite's plugin here."""
-from loopvec.bench.measure.plugin import (  # noqa: F401  (pytest finds hooks by name)
-    pytest_addoption,
-    pytest_configure,
-    pytest_generate_tests,
-    pytest_runtest_protocol,
-    pytest_unconfigure,
-)
+"""`pytest bench` (and plain `pytest`, whose testpaths include bench/) gets the suite's plugin here."""
+import pytest
+
+from loopvec.bench.measure.plugin import pytest_addoption, register_from_options  # noqa: F401
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register_from_options(config)

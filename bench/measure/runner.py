@@ -25,7 +25,6 @@ import pytest
 from loopvec import impls
 from loopvec.bench.measure import machine, stats
 from loopvec.bench.measure import schedule as S
-from loopvec.bench.measure.config import RunConfig
 from loopvec.bench.measure.workloads import YARDSTICK
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
@@ -69,17 +68,13 @@ class Progress:
 
     say: Say
     on_case: Callable[[S.CaseState], None] | None = None  # a worker hands each finished case on
-    sched: S.Schedule | None = None
+    sched: S.Schedule | None = None  # the suite plugin's, given by whoever runs the session
     planned: int = 0
     finished: int = 0
     current: str | None = None
     skipped: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     interrupted: bool = False
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self.sched = S.current()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         assert self.sched is not None
@@ -248,22 +243,14 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
             "datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "version": pb_version, "loopvec": lv}
 
 
-def pytest_args(cfg: RunConfig, storage: str, processes: int = 1) -> list[str]:
-    """The pytest command line of one worker process running the suite for `cfg`."""
+def pytest_args(storage: str) -> list[str]:
+    """The pytest command line of one worker process (what to run comes with its SuitePlugin)."""
     args = [
         str(SUITE_FILE), "-c", os.devnull, "--rootdir", str(SUITE_FILE.parent), "--noconftest",
         "--import-mode=importlib", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:terminal",
         "-p", "no:randomly", "-p", "no:xdist", "-W", "ignore::pytest.PytestWarning",
         "--benchmark-enable", "--benchmark-disable-gc", "--benchmark-quiet", f"--benchmark-storage=file://{storage}",
-        f"--loopvec-profile={cfg.profile}", *[f"--loopvec-impl={n}" for n in cfg.impls],
-        *[f"--loopvec-only={p}" for p in cfg.only], f"--loopvec-processes={processes}",
     ]
-    if cfg.precision is not None:
-        args.append(f"--loopvec-precision={cfg.precision}")
-    if cfg.explain:
-        args += [f"--loopvec-explain={cfg.explain}", *[f"--loopvec-batch={b}" for b in cfg.batches]]
-    if cfg.aa:
-        args.append("--loopvec-aa")
     return args
 
 

@@ -122,7 +122,7 @@ class CaseState:
 class Schedule:
     """The state of one benchmark session, shared by the pytest plugin and the test."""
 
-    def __init__(self, timing: Timing, enabled: bool) -> None:
+    def __init__(self, timing: Timing, enabled: bool) -> None:  # held by the pytest plugin, SuitePlugin
         self.timing = timing
         self.enabled = enabled
         self.cases: dict[str, CaseState] = {}
@@ -172,15 +172,6 @@ class Schedule:
         iterations = max(1, round(self.timing.round_s / per_call))
         rounds = max(1, round(self.timing.pass_s / (iterations * per_call)))
         return iterations, rounds
-
-
-SCHEDULE: list[Schedule] = []  # the current session's schedule (set by the pytest plugin)
-
-
-def current() -> Schedule:
-    if not SCHEDULE:
-        raise RuntimeError("no loopvec benchmark session is active (the pytest plugin sets one up)")
-    return SCHEDULE[-1]
 
 
 def timed_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:

@@ -37,14 +37,14 @@ def prepare(sched: S.Schedule, st: S.CaseState, case: Any, entrant: str) -> S.Re
     return ready
 
 
-def run_pass(benchmark: Any, case: Any, entrant: str, k: int) -> None:
+def run_pass(sched: S.Schedule, benchmark: Any, case: Any, entrant: str, k: int) -> None:
     """One pass of `entrant` in `case` (a Workload, or any case with id, entrants, setup,
     skip_reason, ratio_pairs and info, such as explain's stage cases)."""
-    sched = S.current()
     st = sched.cases[case.id]
     if entrant in st.excluded:
         pytest.skip(st.excluded[entrant])
     ready = st.ready.get(entrant) or prepare(sched, st, case, entrant)
+    assert ready.setup is not None
     benchmark.group = case.id
     benchmark.extra_info.update(case.info(), impl=entrant, first_call_s=ready.first_call_s,
                                 iterations=ready.iterations)

@@ -46,7 +46,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str]) -> int:
     import pytest
 
-    from loopvec.bench.measure import plugin
+    from loopvec.bench.measure.plugin import SuitePlugin
     from loopvec.bench.measure.runner import Progress, pytest_args, thread_limit
 
     with open(argv[0]) as f:
@@ -63,11 +63,13 @@ def main(argv: list[str]) -> int:
         write({"kernel": describe()})
     except Exception as exc:  # Numba missing or broken: the implementations say so themselves
         write({"kernel": {"error": f"{type(exc).__name__}: {exc}"}})
-    progress = Progress(lambda text: print(tag + text, flush=True), on_case=lambda st: write(case_record(st)))
+    suite = SuitePlugin(cfg, processes=spec["of"])
+    progress = Progress(lambda text: print(tag + text, flush=True), on_case=lambda st: write(case_record(st)),
+                        sched=suite.sched)
     names = list(cfg.impls)
     try:
         with thread_limit(cfg.threads, names):
-            pytest.main(pytest_args(cfg, spec["storage"], processes=spec["of"]), plugins=[plugin, progress])
+            pytest.main(pytest_args(spec["storage"]), plugins=[suite, progress])
     except KeyboardInterrupt:
         progress.interrupted = True
     write({"end": True, "interrupted": progress.interrupted, "skipped": progress.skipped,
