@@ -121,19 +121,20 @@ class Out:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _prepare_data(data: str | None) -> None:
-    """--data (or $LOOPVEC_DATA, or the default folder) checked before any case runs."""
+def _prepare_data(data: str | None) -> str | None:
+    """--data (or $LOOPVEC_DATA, or the default folder) checked before any case runs: the folder
+    the workers read the real-MNIST cases from (RunConfig.data), or None when there is none."""
     from loopvec.bench.data.files import ENV_VAR, DataError, data_status, resolve_data_dir
     from loopvec.bench.data.mnist import load_real
 
     if data is None and not os.environ.get(ENV_VAR) and data_status()[0] is None:
-        return  # no data anywhere: the real-MNIST cases are skipped, saying how to get it
+        return None  # no data anywhere: the real-MNIST cases are skipped, saying how to get it
     try:
-        folder = resolve_data_dir(data)
-        os.environ[ENV_VAR] = str(folder.resolve())  # read by the real-MNIST cases
-        load_real()  # a broken file is a clear error now, not a "wrong answer" later
+        folder = str(resolve_data_dir(data).resolve())
+        load_real(folder)  # a broken file is a clear error now, not a "wrong answer" later
     except DataError as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
+    return folder
 
 
 def _save(data: dict[str, Any], final: Path, say: Any) -> Path:
@@ -178,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_isa(args.isa)
     except IsaError as exc:
         raise CLIError(str(exc)) from None
-    _prepare_data(args.data)
+    data_dir = _prepare_data(args.data)
     machine_name_ = args.machine or machine.default_machine_name()
     if args.isa != "native" and not machine_name_.endswith(f"-emu-{args.isa}"):
         machine_name_ = f"{machine_name_}-emu-{args.isa}"  # emulated results never mix with the machine's own
@@ -194,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = machine.speed_env()
     say(f"env       {' '.join(f'{k}={v}' for k, v in env.items()) or 'no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set'}")
     cfg = RunConfig(profile=args.profile, impls=tuple(names), only=tuple(args.only or ()), threads=args.threads,
-                    precision=args.precision, processes=args.processes or 0, isa=args.isa)
+                    precision=args.precision, processes=args.processes or 0, isa=args.isa, data=data_dir)
     say(f"impls     {', '.join(names)}; threads {args.threads or 'library defaults'}; "
         f"{cfg.n_processes} worker processes" + (f"; held to {args.isa} (emulated)" if args.isa != "native" else ""))
     info = {"profile": args.profile, "machine": machine_name_, "impls": names, "threads": args.threads,

@@ -26,6 +26,7 @@ class RunConfig:
     batches: tuple[int, ...] = ()  # explain: batch sizes
     aa: bool = False  # calibrate: each implementation against itself, as two arms
     isa: str = "native"  # instruction set the workers are held to (measure/isa.py)
+    data: str | None = None  # the real-MNIST folder, checked by the CLI (the workers get it as LOOPVEC_DATA)
 
     @property
     def n_processes(self) -> int:

@@ -153,6 +153,10 @@ def run_suite(cfg: RunConfig, info: dict[str, Any], say: Say, probe: bool = True
     progress.sched = sched
     n = cfg.n_processes
     env = dict(os.environ, **isa_env(cfg.isa))
+    if cfg.data:
+        from loopvec.bench.data.files import ENV_VAR
+
+        env[ENV_VAR] = cfg.data  # the workers' real-MNIST cases read it; this process's environment is untouched
     data = None
     workers: list[dict[str, Any]] = []
     dtypes = ["float64", "float32"]
