@@ -590,6 +590,6 @@ def test_reference_lines_compare_the_fastest_own_implementation_with_torch() -> 
                                            (12.34, "12.3 s"), (1234.0, "1234 s"), (4e-10, "0.4 ns"),
                                            (0.0, "0 ns")])
 def test_times_never_use_exponents(seconds: float, text: str) -> None:
-    from loopvec.bench.present.fmt import fmt_time
+    from loopvec.bench.core import fmt_time
 
     assert fmt_time(seconds) == text

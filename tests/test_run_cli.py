@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from loopvec.bench.present import fmt, rows as R
+from loopvec.bench import core as fmt
+from loopvec.bench.present import rows as R
 
 LOOPVEC = [sys.executable, "-m", "loopvec.bench"]
 REPO = Path(__file__).resolve().parent.parent

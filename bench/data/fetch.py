@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from loopvec.bench.data.files import IMAGES_FILE, LABELS_FILE, NEEDED_FILES, WEIGHTS_FILE, DataFile, _looks_like_text
+from loopvec.bench.data.files import IMAGES_FILE, LABELS_FILE, NEEDED_FILES, WEIGHTS_FILE, DataFile, looks_like_text
 from loopvec.bench.store.atomic import WriteError, check_target, write_atomic
 
 DEFAULT_TIMEOUT = 30.0
@@ -125,7 +125,7 @@ def sha256_of(data: bytes) -> str:
 
 def verify_bytes(data: bytes, spec: DataFile) -> str:
     """"" when `data` is `spec` (size and sha256), else why not (one line)."""
-    if len(data) >= 1 and _looks_like_text(data[:64]):
+    if len(data) >= 1 and looks_like_text(data[:64]):
         return f"an HTML page ({len(data)} bytes), not the file"
     if len(data) != spec.size:
         return f"{len(data)} bytes, expected {spec.size}"
@@ -164,7 +164,7 @@ def _http_error_reason(exc: urllib.error.HTTPError) -> str:
         pass
     finally:
         exc.close()
-    html = " (an HTML page)" if head and _looks_like_text(head) else ""
+    html = " (an HTML page)" if head and looks_like_text(head) else ""
     return f"HTTP {exc.code} {exc.reason}{html}"
 
 
@@ -232,7 +232,7 @@ class _Download:
                 total += len(chunk)
                 if not checked_head and total >= 64:
                     checked_head = True
-                    if _looks_like_text(b"".join(parts)[:64]):
+                    if looks_like_text(b"".join(parts)[:64]):
                         raise MirrorFailure(f"an HTML page (HTTP {resp.status}), not the file")
                     if announced is not None and announced != spec.size:
                         raise MirrorFailure(f"the server announces {announced} bytes, expected {spec.size}")
@@ -241,7 +241,7 @@ class _Download:
         data = b"".join(parts)
         if total > spec.size:
             raise MirrorFailure(f"more than the expected {spec.size} bytes (stopped reading)")
-        if data and _looks_like_text(data[:64]):
+        if data and looks_like_text(data[:64]):
             raise MirrorFailure(f"an HTML page (HTTP {resp.status}), not the file")
         if announced is not None and total < announced:
             raise MirrorFailure(f"truncated: {total} of {announced} bytes (Content-Length) received")

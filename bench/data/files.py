@@ -119,7 +119,7 @@ def data_status(explicit: str | os.PathLike[str] | None = None,
 MAX_FILE_BYTES = 512 * 2**20  # a data or weights file larger than this is not one loopvec reads
 
 
-def _read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """A regular file's bytes (not a device, fifo or folder), refused above `limit` bytes."""
     import stat
 
@@ -138,15 +138,15 @@ def _read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _looks_like_text(head: bytes) -> bool:
+def looks_like_text(head: bytes) -> bool:
     return head.lstrip()[:1] == b"<"  # <!DOCTYPE html>, <html>, <?xml ...
 
 
-def _describe_start(raw: bytes) -> str:
+def describe_start(raw: bytes) -> str:
     if not raw:
         return "it is empty"
     hint = ""
-    if _looks_like_text(raw[:64]):
+    if looks_like_text(raw[:64]):
         # The usual failure of MNIST downloads: the server's error page saved under the data's name.
         hint = "; it looks like an HTML page (a failed download saved under the data's name?): download it again"
     return f"it starts with {raw[:16]!r}{hint}"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from loopvec.bench.data.files import (IMAGES_FILE, LABELS_FILE, DataError, _describe_start, _looks_like_text,
-                                      _read_bytes, find_data_file)
+from loopvec.bench.data.files import (IMAGES_FILE, LABELS_FILE, DataError, describe_start, looks_like_text,
+                                      read_bytes, find_data_file)
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (n, rows, cols)
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (n,)
@@ -58,7 +58,7 @@ def _gunzip_if_needed(path: Path, raw: bytes) -> bytes:
         except (EOFError, OSError, zlib.error, struct.error) as exc:  # gzip.BadGzipFile is an OSError
             raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
     if path.suffix == ".gz":
-        raise DataError(f"{path}: named .gz but is not a gzip file; {_describe_start(raw)}")
+        raise DataError(f"{path}: named .gz but is not a gzip file; {describe_start(raw)}")
     return raw
 
 
@@ -75,7 +75,7 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_magic: int | N
         kind = _MAGIC_NAMES.get(expected_magic, "IDX")
         other = _MAGIC_NAMES.get(magic)
         why = (f"this is an IDX {other} file" if other
-               else _describe_start(data) if _looks_like_text(data[:64]) else "not an MNIST IDX file")
+               else describe_start(data) if looks_like_text(data[:64]) else "not an MNIST IDX file")
         raise DataError(f"{where}: wrong magic number {magic} (0x{magic:08x}), expected {expected_magic} "
                         f"(IDX {kind}); {why}")
     if data[0] != 0 or data[1] != 0 or data[2] != 0x08:
@@ -104,7 +104,7 @@ def parse_idx(data: bytes, path: str | os.PathLike[str], expected_magic: int | N
 def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) -> np.ndarray:
     """An IDX file, gzip-compressed or raw, as a read-only uint8 array; any problem is a DataError naming the file."""
     p = Path(path)
-    raw = _read_bytes(p)
+    raw = read_bytes(p)
     data = _gunzip_if_needed(p, raw)
     return parse_idx(data, p, expected_magic, gunzipped=data is not raw)
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from loopvec.bench.data.files import DataError, _describe_start, _read_bytes
+from loopvec.bench.data.files import DataError, describe_start, read_bytes
 from loopvec.bench.store.atomic import WriteError, write_atomic
 from loopvec.impls.network import Network, from_dict, to_dict
 
@@ -117,7 +117,7 @@ def _refusal(path: Path, what: str) -> DataError:
 def load_pickle_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The book's pickled dict {'W1': array, ...}, read with SafeUnpickler (nothing is executed)."""
     p = Path(path)
-    raw = _read_bytes(p)
+    raw = read_bytes(p)
     try:
         obj = SafeUnpickler(io.BytesIO(raw)).load()
     except _Unsafe as exc:
@@ -127,7 +127,7 @@ def load_pickle_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, struct.error, OverflowError, MemoryError, UnicodeDecodeError) as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        raise DataError(f"{p}: not a valid weights pickle ({detail}); {_describe_start(raw)}") from None
+        raise DataError(f"{p}: not a valid weights pickle ({detail}); {describe_start(raw)}") from None
     if not isinstance(obj, dict):
         raise DataError(f"{p}: expected a pickled dict of arrays W1, b1, ..., got {type(obj).__name__}")
     return _checked_params(p, obj)
@@ -151,9 +151,9 @@ MAX_ARRAY_BYTES = 64 * 2**20  # the book's weights are 180 kB
 def load_npz_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Arrays from an .npz, with allow_pickle=False so an object array cannot run code."""
     p = Path(path)
-    raw = _read_bytes(p)
+    raw = read_bytes(p)
     if raw[:2] != b"PK":
-        raise DataError(f"{p}: not an .npz (zip) file; {_describe_start(raw)}")
+        raise DataError(f"{p}: not an .npz (zip) file; {describe_start(raw)}")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             for info in zf.infolist():  # sizes come first: a zip bomb is refused before it inflates
@@ -197,13 +197,13 @@ def network_from_params(params: Mapping[str, np.ndarray], path: str | os.PathLik
 def load_weights(path: str | os.PathLike[str]) -> Network:
     """A Network from the book's sample_weight.pkl (read safely) or an .npz, told apart by content."""
     p = Path(path)
-    raw = _read_bytes(p)
+    raw = read_bytes(p)
     if raw[:2] == b"PK":
         params = load_npz_params(p)
     elif raw[:1] == b"\x80" or p.suffix in (".pkl", ".pickle"):
         params = load_pickle_params(p)
     else:
-        raise DataError(f"{p}: not a weights file (expected a pickle .pkl or an .npz); {_describe_start(raw)}")
+        raise DataError(f"{p}: not a weights file (expected a pickle .pkl or an .npz); {describe_start(raw)}")
     return network_from_params(params, p)
 
 

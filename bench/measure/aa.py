@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from loopvec.bench.core import YARDSTICK
+
 TWIN = "~aa"
 
 
@@ -44,7 +46,7 @@ def twins(chosen: list[tuple[Any, list[str]]]) -> list[tuple[TwinCase, list[str]
     """Each case once, its first implementation against itself (the yardstick is left out)."""
     out = []
     for case, entrants in chosen:
-        impl = next((e for e in entrants if e != "numpy-matmuls"), None)
+        impl = next((e for e in entrants if e != YARDSTICK), None)
         if impl is not None:
             t = TwinCase(case, impl)
             out.append((t, t.entrants()))

@@ -25,7 +25,7 @@ import pytest
 from loopvec import impls
 from loopvec.bench.measure import machine, stats
 from loopvec.bench.measure import schedule as S
-from loopvec.bench.measure.workloads import YARDSTICK
+from loopvec.bench.core import YARDSTICK
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
 FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes
@@ -123,7 +123,7 @@ class Progress:
 
 
 def case_line(i: int, n: int, st: S.CaseState) -> str:
-    from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm
+    from loopvec.bench.core import fmt_ratio, fmt_time, pm
 
     head = f"[{i:>3}/{n}] {st.case.id:<26}"
     timed = st.timed()

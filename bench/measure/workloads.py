@@ -18,12 +18,12 @@ from typing import Any, Callable
 import numpy as np
 
 from loopvec import impls
+from loopvec.bench.core import YARDSTICK
 from loopvec.impls.impl_numpy import in_steps
 from loopvec.impls._common import TOLERANCE
 from loopvec.impls.network import Network, init_network, mnist_shaped_network
 
 ACTIVATIONS = ("step", "sigmoid", "relu", "softmax")
-YARDSTICK = "numpy-matmuls"  # numpy's three matrix products alone, beside numpy's forward
 
 # Pure Python runs the forward pass and dot at about 33 MFLOP/s on a 2-core Xeon
 # (measured); a case whose one call would take longer than PY_CAP_S is skipped.

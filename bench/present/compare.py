@@ -20,9 +20,9 @@ from typing import Any
 
 from loopvec.bench.measure import stats
 from loopvec.bench.measure.machine import describe
-from loopvec.bench.measure.workloads import YARDSTICK
-from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm
-from loopvec.bench.present.order import ordered
+from loopvec.bench.core import YARDSTICK
+from loopvec.bench.core import fmt_ratio, fmt_time, pm
+from loopvec.bench.core import ordered
 from loopvec.bench.present.rows import Row, rows
 from loopvec.bench.store.find import is_complete, resolve
 from loopvec.bench.store.results import load_run

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.measure.stats import Interval
-from loopvec.bench.present.fmt import fmt_time, pm
-from loopvec.bench.present.order import ordered, style
+from loopvec.bench.core import fmt_time, pm
+from loopvec.bench.core import ordered, style
 from loopvec.bench.store.atomic import write_atomic
 
 REST = "rest"  # forward minus the sum of its stages: checks, conversion, dispatch, and what fusing saves

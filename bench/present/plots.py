@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.measure.machine import summary
-from loopvec.bench.present.fmt import fmt_time, size_label
-from loopvec.bench.present.order import ordered, style
+from loopvec.bench.core import fmt_time, size_label
+from loopvec.bench.core import ordered, style
 from loopvec.bench.present.rows import Row, families, rows
 from loopvec.bench.present.table import crossover
 from loopvec.bench.store.atomic import write_atomic
@@ -50,11 +50,11 @@ def _impl_style(impl: str, known: list[str]) -> dict[str, Any]:
     return style(impl)
 
 
-def _impls(rs: list[Row]) -> list[str]:
+def timed_impls(rs: list[Row]) -> list[str]:
     return ordered({i for r in rs for i in r.estimate})
 
 
-def _file_stem(machine: str, used: set[str]) -> str:
+def file_stem(machine: str, used: set[str]) -> str:
     from loopvec.bench.measure.machine import slug
 
     stem = slug(machine)
@@ -65,7 +65,7 @@ def _file_stem(machine: str, used: set[str]) -> str:
     return stem
 
 
-def _save(fig: Any, path: Path) -> None:
+def save(fig: Any, path: Path) -> None:
     import io
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -76,7 +76,7 @@ def _save(fig: Any, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def _time_axis(ax: Any) -> None:
+def time_axis(ax: Any) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     ax.set_yscale("log")
@@ -85,7 +85,7 @@ def _time_axis(ax: Any) -> None:
     ax.yaxis.set_minor_locator(NullLocator())  # unlabelled, and many: slow to draw
 
 
-def _size_axis(ax: Any, fam: list[Row]) -> None:
+def size_axis(ax: Any, fam: list[Row]) -> None:
     from matplotlib.ticker import FuncFormatter, NullLocator
 
     ax.set_xscale("log")
@@ -114,7 +114,7 @@ def _footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
                        f" UTC, commit {lv.get('commit', '?')}")
 
 
-def _machines_footer(fig: Any, runs: dict[str, dict[str, Any]]) -> None:
+def machines_footer(fig: Any, runs: dict[str, dict[str, Any]]) -> None:
     _place_footer(fig, "; ".join(f"{m}: {summary(d)}" for m, d in runs.items()))
 
 
@@ -126,7 +126,7 @@ def _place_footer(fig: Any, text: str) -> None:
     fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))  # (left, bottom, width, height)
 
 
-def _grid(n: int, w: float = 5.4, h: float = 4.2) -> tuple[Any, list[Any]]:
+def grid(n: int, w: float = 5.4, h: float = 4.2) -> tuple[Any, list[Any]]:
     from matplotlib.figure import Figure
 
     ncols = min(3, n)
@@ -144,9 +144,9 @@ def plot_time(machine: str, data: dict[str, Any], path: Path) -> bool:
     fams = {k: v for k, v in families(rows(data)).items() if len(v) >= 2}
     if not fams:
         return False
-    fig, axes = _grid(len(fams))
+    fig, axes = grid(len(fams))
     for ax, (wl, fam) in zip(axes, fams.items()):
-        names = _impls(fam)
+        names = timed_impls(fam)
         for impl in names:
             pts = [(r.size, r.estimate[impl], r.q1[impl], r.q3[impl]) for r in fam if impl in r.estimate]
             if not pts:
@@ -165,7 +165,7 @@ def plot_time(machine: str, data: dict[str, Any], path: Path) -> bool:
             else:
                 ax.axvline(x.size, color="0.4", linestyle="--", linewidth=1,
                            label=f"crossover: numpy beats\npure Python from {size_label(x.unit, x.size)}")
-        _time_axis(ax)
+        time_axis(ax)
         _finish_panel(ax, fam, wl, "time per call, the estimate (log scale)")
     _finish_figure(fig, f"{machine}: time per call versus size (shaded: interquartile range of the rounds)",
                    machine, data, path)
@@ -173,7 +173,7 @@ def plot_time(machine: str, data: dict[str, Any], path: Path) -> bool:
 
 
 def _finish_panel(ax: Any, fam: list[Row], workload: str, ylabel: str) -> None:
-    _size_axis(ax, fam)
+    size_axis(ax, fam)
     ax.set_ylabel(ylabel)
     ax.set_title(_title(workload), fontsize=10)
     ax.legend(fontsize=7.5, loc="upper left")
@@ -182,7 +182,7 @@ def _finish_panel(ax: Any, fam: list[Row], workload: str, ylabel: str) -> None:
 def _finish_figure(fig: Any, title: str, machine: str, data: dict[str, Any], path: Path) -> None:
     fig.suptitle(title, fontsize=13)
     _footer(fig, machine, data)
-    _save(fig, path)
+    save(fig, path)
 
 
 def _not_timed(fam: list[Row], impl: str) -> str:
@@ -200,9 +200,9 @@ def plot_speedup(machine: str, data: dict[str, Any], path: Path) -> bool:
         return False
     from matplotlib.ticker import FuncFormatter, NullLocator
 
-    fig, axes = _grid(len(fams))
+    fig, axes = grid(len(fams))
     for ax, (wl, fam) in zip(axes, fams.items()):
-        names = _impls(fam)
+        names = timed_impls(fam)
         for impl in names:
             if impl == "python":
                 continue
@@ -235,9 +235,9 @@ def plot_gflops(machine: str, data: dict[str, Any], path: Path) -> bool:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     peak = data.get("loopvec", {}).get("peak_gflops", {})
-    fig, axes = _grid(len(fams), w=6.2, h=4.6)
+    fig, axes = grid(len(fams), w=6.2, h=4.6)
     for ax, (wl, fam) in zip(axes, fams.items()):
-        names = _impls(fam)
+        names = timed_impls(fam)
         for impl in names:
             pts = [(r.size, r.gflops(impl)) for r in fam if r.gflops(impl) is not None]
             if pts:
@@ -256,19 +256,19 @@ def plot_gflops(machine: str, data: dict[str, Any], path: Path) -> bool:
             sec.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
             sec.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
             sec.yaxis.set_minor_locator(NullLocator())
-        _size_axis(ax, fam)
+        size_axis(ax, fam)
         ax.set_ylabel("achieved GFLOP/s (log scale)")
         ax.set_title(_title(wl) + f"\n{fam[0].flops // max(fam[0].size, 1):,} FLOP per sample", fontsize=10)
         ax.legend(fontsize=7.5, loc="lower right")
     fig.suptitle(f"{machine}: achieved GFLOP/s versus batch size, against the measured peak", fontsize=13)
     _footer(fig, machine, data)
-    _save(fig, path)
+    save(fig, path)
     return True
 
 
 def plot_ladder(machine: str, data: dict[str, Any], path: Path) -> bool:
     """The ladder: time per call of each implementation, loops to libraries, at batch 1, 100, 10 000."""
-    from loopvec.bench.present.order import LADDER
+    from loopvec.bench.core import LADDER
 
     by_case = {r.case: r for r in rows(data)}
     sizes = [(b, by_case.get(f"forward-mnist-b{b:04d}")) for b in (1, 100, 10_000)]
@@ -287,7 +287,7 @@ def plot_ladder(machine: str, data: dict[str, Any], path: Path) -> bool:
         for x, y in zip(xs, ys):
             ax.annotate(fmt_time(y), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7, color=f"C{j}")
     ax.set_xticks(range(len(names)), names)
-    _time_axis(ax)
+    time_axis(ax)
     ax.set_ylabel("time per call, the estimate (log scale)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)

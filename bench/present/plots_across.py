@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loopvec.bench.present.fmt import fmt_time
-from loopvec.bench.present.order import ordered
-from loopvec.bench.present.plots import (HEADLINE, _grid, _impls, _machines_footer, _save, _size_axis,
-                                         _time_axis)
+from loopvec.bench.core import fmt_time
+from loopvec.bench.core import ordered
+from loopvec.bench.present.plots import (HEADLINE, grid, timed_impls, machines_footer, save, size_axis,
+                                         time_axis)
 from loopvec.bench.present.rows import families, rows
 
 
@@ -21,13 +21,13 @@ def plot_headline(runs: dict[str, dict[str, Any]], path: Path) -> bool:
 
     machines = list(runs)
     n = len(per_case)
-    n_impls = max(len(_impls(list(ms.values()))) for ms in per_case.values())
+    n_impls = max(len(timed_impls(list(ms.values()))) for ms in per_case.values())
     w = max(4.8, 0.5 * n_impls * len(machines) + 1.8)
     across = w * n <= 16  # side by side, or one above the other when that would be too wide
     fig = Figure(figsize=(w * n, 5.4) if across else (w, 4.4 * n), layout="constrained")
     axes = fig.subplots(1 if across else n, n if across else 1, squeeze=False).ravel().tolist()
     for ax, (case, ms) in zip(axes, per_case.items()):
-        timed = set(_impls(list(ms.values())))
+        timed = set(timed_impls(list(ms.values())))
         noted = {i for r in ms.values() for i in r.note}  # skipped (capped) in some run: say so
         names = ordered(timed | noted)
         width = 0.8 / len(machines)
@@ -50,7 +50,7 @@ def plot_headline(runs: dict[str, dict[str, Any]], path: Path) -> bool:
         ax.set_xticks(range(len(names)), names)
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.set_xlabel("implementation")
-        _time_axis(ax)
+        time_axis(ax)
         lo, hi = ax.get_ylim()
         ax.set_ylim(lo, hi * 8)  # room for the labels
         ax.set_ylabel("time per call, the estimate (log scale, lower is faster)")
@@ -59,8 +59,8 @@ def plot_headline(runs: dict[str, dict[str, Any]], path: Path) -> bool:
         ax.legend(title="machine", fontsize=8, title_fontsize=8, loc="upper right")
         ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle("MNIST-shaped forward pass (784-50-100-10, float64) on every machine", fontsize=13)
-    _machines_footer(fig, runs)
-    _save(fig, path)
+    machines_footer(fig, runs)
+    save(fig, path)
     return True
 
 
@@ -69,22 +69,22 @@ def plot_machines_forward(runs: dict[str, dict[str, Any]], path: Path) -> bool:
     fam = {m: f for m, f in fam.items() if len(f) >= 2}
     if len(fam) < 2:
         return False
-    names = _impls([r for f in fam.values() for r in f])
-    fig, axes = _grid(len(names), w=5.0, h=4.0)
+    names = timed_impls([r for f in fam.values() for r in f])
+    fig, axes = grid(len(names), w=5.0, h=4.0)
     for ax, impl in zip(axes, names):
         for j, (m, f) in enumerate(fam.items()):
             pts = [(r.size, r.estimate[impl]) for r in f if impl in r.estimate]
             if pts:
                 xs, ys = zip(*pts)
                 ax.plot(xs, ys, label=m, color=f"C{j % 10}", marker="osD^v<>ph*"[j % 10])
-        _time_axis(ax)
-        _size_axis(ax, [r for f in fam.values() for r in f])
+        time_axis(ax)
+        size_axis(ax, [r for f in fam.values() for r in f])
         ax.set_ylabel("time per call, the estimate (log scale)")
         ax.set_title(impl, fontsize=11)
         ax.legend(title="machine", fontsize=7.5, title_fontsize=7.5, loc="upper left")
     fig.suptitle("MNIST-shaped forward pass (float64): time versus batch size, machines compared", fontsize=13)
-    _machines_footer(fig, {m: runs[m] for m in fam})
-    _save(fig, path)
+    machines_footer(fig, {m: runs[m] for m in fam})
+    save(fig, path)
     return True
 
 

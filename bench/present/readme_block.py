@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.measure.stats import ratio
-from loopvec.bench.present.fmt import fmt_ratio, fmt_time, pm
-from loopvec.bench.present.order import LADDER
+from loopvec.bench.core import fmt_ratio, fmt_time, pm
+from loopvec.bench.core import LADDER
 from loopvec.bench.present.rows import Row, rows
 from loopvec.bench.store.atomic import write_atomic
 

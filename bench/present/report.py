@@ -13,7 +13,7 @@ from typing import Any
 
 from loopvec.bench.measure.machine import describe
 from loopvec.bench.present.explain import breakdown_lines, why_lines
-from loopvec.bench.present.plots import MARKER, _file_stem, plot_gflops, plot_ladder, plot_speedup, plot_time
+from loopvec.bench.present.plots import MARKER, file_stem, plot_gflops, plot_ladder, plot_speedup, plot_time
 from loopvec.bench.present.plots_across import plot_headline, plot_machines_forward
 from loopvec.bench.present.readme_block import results_block, update_readme
 from loopvec.bench.present.table import format_table
@@ -192,7 +192,7 @@ def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any
         for m, (p, data) in runs.items():
             if m not in recent:
                 continue
-            stem = _file_stem(m, used)
+            stem = file_stem(m, used)
             plots[m] = []
             for kind, fn, title in (("ladder", plot_ladder, "the ladder at batch 1, 100 and 10 000"),
                                     ("time", plot_time, "time per call versus size"),

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopvec.bench.measure.stats import Interval, ratio
-from loopvec.bench.measure.workloads import YARDSTICK
-from loopvec.bench.present.order import ordered, split_id
+from loopvec.bench.core import YARDSTICK
+from loopvec.bench.core import ordered, split_id
 
 
 @dataclass

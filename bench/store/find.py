@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loopvec.bench.store.results import ResultsError, _fail, load_run
+from loopvec.bench.store.results import ResultsError, fail, load_run
 
 
 def is_complete(data: dict[str, Any]) -> bool:
@@ -30,9 +30,9 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
     if not files:
         subs = sorted(d.name for d in folder.iterdir() if d.is_dir() and _run_files(d)) if folder.is_dir() else []
         if subs:
-            raise _fail(folder, "holds machine folders, not runs; name one of them, e.g. "
+            raise fail(folder, "holds machine folders, not runs; name one of them, e.g. "
                                 + ", ".join(str(folder / s) for s in subs[:3]))
-        raise _fail(folder, "no results file (*.json) in this folder")
+        raise fail(folder, "no results file (*.json) in this folder")
     notes: list[str] = []
     partial: Path | None = None  # newest complete run of a selection (--only/--impl), if no whole run
     for f in files:
@@ -55,7 +55,7 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
         if warnings is not None:
             warnings.extend(n for n in notes if str(partial) not in n)
         return partial
-    raise _fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
+    raise fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
 
 
 def resolve(arg: str | Path, warnings: list[str] | None = None, results_dir: str | Path = "results") -> Path:
@@ -67,7 +67,7 @@ def resolve(arg: str | Path, warnings: list[str] | None = None, results_dir: str
         if not p.is_absolute() and len(p.parts) == 1 and alt.is_dir():
             p = alt
         else:
-            raise _fail(p, "no such file or folder")
+            raise fail(p, "no such file or folder")
     if p.is_dir():
         return newest_complete(p, warnings)
     return p

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from loopvec.bench.present.order import split_id
+from loopvec.bench.core import split_id
 
 
 MAX_RESULTS_BYTES = 256 * 2**20  # a full run with every raw round is a few MB
@@ -25,7 +25,7 @@ class ResultsError(ValueError):
     """A results file or folder that cannot be used; the message is one line naming it."""
 
 
-def _fail(path: Path | str, problem: str) -> ResultsError:
+def fail(path: Path | str, problem: str) -> ResultsError:
     return ResultsError(f"{path}: {' '.join(problem.split())}")
 
 
@@ -38,33 +38,33 @@ def load_run(path: str | Path) -> dict[str, Any]:
     every benchmark's extra_info has a "case" and an "impl"; q1/q3 default to the median."""
     p = Path(path)
     if p.is_dir():
-        raise _fail(p, "is a folder, expected a results file (.json)")
+        raise fail(p, "is a folder, expected a results file (.json)")
     try:
         st = os.stat(p)
         if not stat.S_ISREG(st.st_mode):
-            raise _fail(p, "not a regular file (a device or fifo?); expected a results file (.json)")
+            raise fail(p, "not a regular file (a device or fifo?); expected a results file (.json)")
         if st.st_size > MAX_RESULTS_BYTES:
-            raise _fail(p, f"{st.st_size:,} bytes; a results file is at most {MAX_RESULTS_BYTES:,}")
+            raise fail(p, f"{st.st_size:,} bytes; a results file is at most {MAX_RESULTS_BYTES:,}")
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise _fail(p, "no such file") from None
+        raise fail(p, "no such file") from None
     except OSError as exc:
-        raise _fail(p, f"cannot read: {exc.strerror or exc}") from None
+        raise fail(p, f"cannot read: {exc.strerror or exc}") from None
     if not raw.strip():
-        raise _fail(p, "empty file, expected a results file written by `loopvec run` (pytest-benchmark JSON)")
+        raise fail(p, "empty file, expected a results file written by `loopvec run` (pytest-benchmark JSON)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _fail(p, "not JSON (binary data, not UTF-8 text)") from None
+        raise fail(p, "not JSON (binary data, not UTF-8 text)") from None
     try:
         data = json.loads(text)
     except RecursionError:
-        raise _fail(p, "not a results file: the JSON is nested too deeply") from None
+        raise fail(p, "not a results file: the JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
         if _ends_early(text, exc):
-            raise _fail(p, f"truncated JSON: the text ends at line {exc.lineno} before the data is complete "
+            raise fail(p, f"truncated JSON: the text ends at line {exc.lineno} before the data is complete "
                            f"(an interrupted copy or write?)") from None
-        raise _fail(p, f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise fail(p, f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     return validate(data, p)
 
 
@@ -83,48 +83,48 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
     """Check that `data` is a pytest-benchmark result and normalise it (see load_run)."""
     what = "not a pytest-benchmark result"
     if not isinstance(data, dict):
-        raise _fail(path, f"{what}: the JSON is a {type(data).__name__}, expected an object with "
+        raise fail(path, f"{what}: the JSON is a {type(data).__name__}, expected an object with "
                           f"'benchmarks' and 'machine_info'")
     if not isinstance(data.get("benchmarks"), list):
-        raise _fail(path, f"{what}: no 'benchmarks' list")
+        raise fail(path, f"{what}: no 'benchmarks' list")
     if not isinstance(data.get("machine_info"), dict):
-        raise _fail(path, f"{what}: no 'machine_info' object")
+        raise fail(path, f"{what}: no 'machine_info' object")
     if "loopvec" in data and not isinstance(data["loopvec"], dict):
-        raise _fail(path, "the 'loopvec' section is not an object")
+        raise fail(path, "the 'loopvec' section is not an object")
     lm = data["machine_info"].get("loopvec", {})
     if not isinstance(lm, dict):
-        raise _fail(path, "machine_info 'loopvec' is not an object")
+        raise fail(path, "machine_info 'loopvec' is not an object")
     for key in ("env", "versions", "numba"):
         if key in lm and not isinstance(lm[key], dict):
-            raise _fail(path, f"machine_info.loopvec.{key} is a {type(lm[key]).__name__}, expected an object")
+            raise fail(path, f"machine_info.loopvec.{key} is a {type(lm[key]).__name__}, expected an object")
     if "blas" in lm and not isinstance(lm["blas"], list):
-        raise _fail(path, f"machine_info.loopvec.blas is a {type(lm['blas']).__name__}, expected a list")
+        raise fail(path, f"machine_info.loopvec.blas is a {type(lm['blas']).__name__}, expected a list")
     lv = data.get("loopvec", {})
     for key in ("peak_gflops", "noise"):
         if key in lv and not (isinstance(lv[key], dict) and all(
                 isinstance(v, dict) if key == "noise" else _is_number(v) for v in lv[key].values())):
-            raise _fail(path, f"loopvec.{key} is not an object of " + ("objects" if key == "noise" else "numbers"))
+            raise fail(path, f"loopvec.{key} is not an object of " + ("objects" if key == "noise" else "numbers"))
     for key in ("skipped", "failed"):
         if key in lv and not (isinstance(lv[key], list) and all(isinstance(i, dict) and isinstance(i.get("id"), str)
                                                                 for i in lv[key])):
-            raise _fail(path, f"loopvec.{key} is not a list of {{'id': ...}} objects")
+            raise fail(path, f"loopvec.{key} is not a list of {{'id': ...}} objects")
     if not data["benchmarks"]:
-        raise _fail(path, "contains no timed benchmark")
+        raise fail(path, "contains no timed benchmark")
     seen: dict[tuple[str, str], int] = {}
     for i, b in enumerate(data["benchmarks"]):
         where = f"benchmark {i + 1}"
         if not isinstance(b, dict):
-            raise _fail(path, f"{what}: {where} is not an object")
+            raise fail(path, f"{what}: {where} is not an object")
         name = b.get("name")
         if not isinstance(name, str) or not name:
-            raise _fail(path, f"{what}: {where} has no 'name'")
+            raise fail(path, f"{what}: {where} has no 'name'")
         where = f"benchmark {i + 1} ({name})"
         stats = b.get("stats")
         if not isinstance(stats, dict):
-            raise _fail(path, f"{what}: {where} has no 'stats'")
+            raise fail(path, f"{what}: {where} has no 'stats'")
         med = stats.get("median")
         if not _is_number(med) or med <= 0:
-            raise _fail(path, f"{what}: {where} has no positive 'stats.median' (got {med!r})")
+            raise fail(path, f"{what}: {where} has no positive 'stats.median' (got {med!r})")
         for q in ("q1", "q3"):
             if not _is_number(stats.get(q)) or stats[q] < 0:
                 stats[q] = med
@@ -132,14 +132,14 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
             stats["q1"], stats["q3"] = stats["q3"], stats["q1"]
         extra = b.setdefault("extra_info", {})
         if not isinstance(extra, dict):
-            raise _fail(path, f"{where}: 'extra_info' is not an object")
+            raise fail(path, f"{where}: 'extra_info' is not an object")
         if "size" in extra:
             try:
                 extra["size"] = int(extra["size"])
             except (TypeError, ValueError):
-                raise _fail(path, f"{where}: extra_info size {extra['size']!r} is not a whole number") from None
+                raise fail(path, f"{where}: extra_info size {extra['size']!r} is not a whole number") from None
         if extra.get("flops") is not None and not _is_number(extra["flops"]):
-            raise _fail(path, f"{where}: extra_info flops {extra['flops']!r} is not a number")
+            raise fail(path, f"{where}: extra_info flops {extra['flops']!r} is not a number")
         if not (isinstance(extra.get("case"), str) and isinstance(extra.get("impl"), str)):
             case, impl = _case_and_impl(b)
             extra.setdefault("case", case)
