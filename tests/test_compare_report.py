@@ -593,3 +593,26 @@ def test_times_never_use_exponents(seconds: float, text: str) -> None:
     from loopvec.bench.core import fmt_time
 
     assert fmt_time(seconds) == text
+
+
+@pytest.mark.parametrize("fmt, needle", [(99, "newer loopvec"), (None, "loopvec.format"), ("3", "loopvec.format")])
+def test_a_results_format_this_loopvec_cannot_read_is_one_line(tmp_path: Path, fmt: Any, needle: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_run("box", TIMES_A)
+    data["loopvec"]["format"] = fmt
+    bad = write(tmp_path / "bad.json", data)
+    good = write(tmp_path / "good.json", make_run("box", TIMES_A))
+    code, _, err = compare(capsys, good, bad)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("estimate", [float("inf"), float("nan"), -1e-3, 0.0])
+def test_an_impossible_estimate_is_refused_not_compared(tmp_path: Path, estimate: float,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_run("box", TIMES_A)
+    data["benchmarks"][0]["extra_info"]["estimate"] = estimate
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))  # Infinity and NaN as Python's json writes them
+    good = write(tmp_path / "good.json", make_run("box", TIMES_A))
+    code, _, err = compare(capsys, good, bad, "--fail-slower", "5")
+    assert code == 2 and "estimate" in err

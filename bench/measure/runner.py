@@ -28,7 +28,7 @@ from loopvec.bench.measure import schedule as S
 from loopvec.bench.core import YARDSTICK
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
-FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes
+FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes (store.results reads it)
 NOISY_PCT = 10.0  # a case whose widest ratio interval is wider than ±10% is marked noisy
 
 Say = Callable[[str], None]

@@ -19,6 +19,8 @@ from loopvec.bench.core import split_id
 
 
 MAX_RESULTS_BYTES = 256 * 2**20  # a full run with every raw round is a few MB
+READS_FORMAT = 3  # the newest results format this loopvec reads (measure/runner.FORMAT writes it); older ones
+# are read as they are: format 2 as passes of one process (its intervals cannot see the spread between processes)
 
 
 class ResultsError(ValueError):
@@ -100,6 +102,13 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
     if "blas" in lm and not isinstance(lm["blas"], list):
         raise fail(path, f"machine_info.loopvec.blas is a {type(lm['blas']).__name__}, expected a list")
     lv = data.get("loopvec", {})
+    if "format" in lv:  # 1: medians; 2: interleaved passes in one process; 3: passes over worker processes
+        fmt = lv["format"]
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+            raise fail(path, f"loopvec.format is {fmt!r}, expected a whole number 1..{READS_FORMAT}")
+        if fmt > READS_FORMAT:
+            raise fail(path, f"written by a newer loopvec (results format {fmt}); this one reads formats 1 to "
+                             f"{READS_FORMAT}: upgrade loopvec (pip install -U .)")
     for key in ("peak_gflops", "noise"):
         if key in lv and not (isinstance(lv[key], dict) and all(
                 isinstance(v, dict) if key == "noise" else _is_number(v) for v in lv[key].values())):
@@ -133,6 +142,8 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
         extra = b.setdefault("extra_info", {})
         if not isinstance(extra, dict):
             raise fail(path, f"{where}: 'extra_info' is not an object")
+        if "estimate" in extra and not (_is_number(extra["estimate"]) and extra["estimate"] > 0):
+            raise fail(path, f"{where}: extra_info estimate {extra['estimate']!r} is not a positive, finite time")
         if "size" in extra:
             try:
                 extra["size"] = int(extra["size"])
