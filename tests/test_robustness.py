@@ -419,3 +419,33 @@ def test_torch_takes_read_only_arrays_without_a_warning() -> None:
         warnings.simplefilter("error")
         out = t.to_numpy(t.forward(t.prepare(init_network()), x))
     np.testing.assert_allclose(out, [0.31682708, 0.69627909], atol=1e-8)
+
+
+# ------------------------------------------------------------------ output on a full device
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["list"], ["run", "--only", "forward-toy-b0001", "--impl", "numpy", "--processes",
+                                                "1", "--machine", "full"]])
+def test_a_full_stdout_is_one_line_and_never_costs_the_results(tmp_path: Path, command: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*LOOPVEC, *command, "--results-dir", str(tmp_path)] if command[0] == "run"
+                              else [*LOOPVEC, *command], stdout=full, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path, env=env_for(tmp_path), timeout=300)
+    assert "Traceback" not in proc.stderr
+    assert "No space left on device" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    if command[0] == "run":
+        assert proc.returncode == 0 and len(results_files(tmp_path / "full")) == 1  # saved all the same
+    else:
+        assert proc.returncode == 1
+
+
+@pytest.mark.slow
+def test_report_cleans_machine_names_it_prints(tmp_path: Path, good_run: Path) -> None:
+    evil = tmp_path / "res" / "evil\x1b]0;pwned\x07\x1b[2J"
+    evil.mkdir(parents=True)
+    (evil / good_run.name).write_bytes(good_run.read_bytes())
+    proc = subprocess.run([*LOOPVEC, "report", str(tmp_path / "res")], capture_output=True, text=True,
+                          env=env_for(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "evil]0;pwned" in proc.stdout

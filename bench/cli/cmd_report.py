@@ -38,8 +38,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CLIError(clean(exc)) from None
     for w in warnings:
         print(f"note: {clean(w)}", file=sys.stderr)
-    print(f"report of {len(runs)} machine(s): {', '.join(f'{m} ({p.name})' for m, (p, _) in runs.items())}")
-    print(f"wrote {readme}")
+    # machine folder names come from the disk: cleaned of control characters, as every name printed is
+    print(clean(f"report of {len(runs)} machine(s): {', '.join(f'{m} ({p.name})' for m, (p, _) in runs.items())}"))
+    print(f"wrote {clean(readme)}")
     for w in written:
-        print(f"wrote {w}")
+        print(f"wrote {clean(w)}")
     return 0

@@ -106,19 +106,23 @@ def check_threads(n: int | None, names: list[str]) -> None:
 
 
 class Out:
-    """Progress and table on stdout; if stdout closes (`| head`), the run goes on silently."""
+    """Progress and table on stdout; if stdout closes (`| head`) or fills (a full disk, /dev/full),
+    the run goes on silently and its results are saved all the same."""
 
     def __init__(self) -> None:
         self.closed = False
+        self.error: str | None = None
 
     def __call__(self, text: str) -> None:
         if self.closed:
             return
         try:
             print(text, flush=True)
-        except BrokenPipeError:
+        except OSError as exc:  # BrokenPipeError, ENOSPC, EIO ...
             self.closed = True
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.error = exc.strerror or type(exc).__name__
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _prepare_data(data: str | None) -> str | None:
@@ -219,7 +223,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     say("")
     say(format_table(data))
     if say.closed:
-        print(f"loopvec run: stdout was closed; the run went on and saved its results to {path}", file=sys.stderr)
+        why = "was closed" if say.error in (None, "Broken pipe") else f"failed ({say.error})"
+        print(f"loopvec run: stdout {why}; the run went on and saved its results to {path}", file=sys.stderr)
     if progress.interrupted:
         say(f"\ninterrupted: kept {data['loopvec']['finished']} finished cases in {path} (marked incomplete)")
         return 130

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -59,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT) or exc.filename is not None:
+            raise  # a file's error names its file; standard output's does not
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"loopvec {args.command}: error: cannot write to standard output: {exc.strerror}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"loopvec {args.command}: interrupted", file=sys.stderr)
         return 130
