@@ -17,6 +17,7 @@ import stat
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -147,6 +148,22 @@ class Server:
                     self._send(200, HTML, "text/html; charset=utf-8", len(HTML))
                 elif kind == "htmlsniff":  # an HTML page that says it is binary
                     self._send(200, HTML)
+                elif kind == "drip":  # a slow but steady link: the file in 12 pieces, 50 ms apart
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    step = max(1, -(-len(body) // 12))
+                    for i in range(0, len(body), step):
+                        self.wfile.write(body[i:i + step])
+                        self.wfile.flush()
+                        if server.stop.wait(0.05):
+                            return
+                elif kind == "loop":  # redirects to itself
+                    self.send_response(302)
+                    self.send_header("Location", self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 elif kind == "big":  # the file and then more, no Content-Length: must stop reading
                     self._send(200, body)
                     for _ in range(64):
@@ -459,3 +476,26 @@ def test_cli_end_to_end_reaches_the_book_accuracy(data: Dataset, srv: Server, tm
     result = run_experiment("numpy", network, images, labels, batch=100, one_at_a_time=False)
     assert result.n_images == 10_000
     assert result.accuracy == pytest.approx(BOOK_ACCURACY, abs=1e-9)
+
+
+def _smallest(data: Dataset) -> DataFile:
+    return min(data.specs, key=lambda s: s.size)
+
+
+def test_a_slow_but_steady_mirror_is_not_timed_out(srv: Server, data: Dataset, tmp_path: Path) -> None:
+    """The timeout is 'no bytes at all for S seconds': a piece every 50 ms against 0.3 s."""
+    spec = _smallest(data)
+    notes: list[str] = []
+    t0 = time.monotonic()
+    report = fetch(tmp_path / "d", [srv.url("drip")], files=[spec], timeout=0.3, note=notes.append)
+    assert time.monotonic() - t0 > 0.4  # longer than the timeout in all, never idle that long
+    assert report.ok, notes
+    assert (tmp_path / "d" / spec.name).read_bytes() == data.bytes[spec.name]
+
+
+def test_a_redirect_loop_is_one_line_per_mirror(srv: Server, data: Dataset, tmp_path: Path) -> None:
+    notes: list[str] = []
+    report = fetch(tmp_path / "d", [srv.url("loop")], files=[_smallest(data)], timeout=5, note=notes.append)
+    assert not report.ok and report.attempts
+    assert all("\n" not in n for n in notes) and all("\n" not in a.reason for a in report.attempts)
+    assert not (tmp_path / "d").exists()  # nothing fetched: no empty folder left behind

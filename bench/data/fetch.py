@@ -224,7 +224,9 @@ class _Download:
             while total <= spec.size:
                 if self.cancel.is_set():
                     raise MirrorFailure("cancelled")
-                chunk = resp.read(min(_CHUNK, spec.size + 1 - total))
+                # read1: whatever has arrived (at least a byte), so a slow but steady link resets the
+                # idle timer with every packet; read(n) would wait for n bytes or the end
+                chunk = resp.read1(min(_CHUNK, spec.size + 1 - total))
                 self.last = time.monotonic()
                 if not chunk:
                     break
@@ -266,7 +268,7 @@ class _Download:
                 self.cancel.set()  # the worker stops at its next read (its socket times out too)
                 raise MirrorFailure(f"timed out: nothing for {self.timeout:g} s")
         if self.data is None:
-            raise MirrorFailure(self.error or "failed")
+            raise MirrorFailure(" ".join((self.error or "failed").split()))  # one line, whatever the server said
         return self.data
 
 
@@ -336,6 +338,18 @@ def fetch(dest: str | os.PathLike[str], mirrors: Sequence[str] | None = None, *,
         raise WriteError("; ".join(refused))
 
     opener = urllib.request.build_opener()  # built now, so it sees the proxy variables as they are now
+    try:
+        _download_all(todo, folder, report, mirrors, sources, timeout, progress, opener, say)
+    finally:  # also on Ctrl-C or SIGTERM: leave no empty data folder behind for `loopvec mnist` to find
+        if created and not report.downloaded:
+            with suppress(OSError):
+                folder.rmdir()
+    return report
+
+
+def _download_all(todo: list[DataFile], folder: Path, report: FetchReport, mirrors: Sequence[str] | None,
+                  sources: Mapping[str, Sequence[str]], timeout: float, progress: Progress | None,
+                  opener: urllib.request.OpenerDirector, say: Note) -> None:
     for spec in todo:
         urls = sources_for(spec, mirrors, sources)
         if not urls:
@@ -354,7 +368,3 @@ def fetch(dest: str | os.PathLike[str], mirrors: Sequence[str] | None = None, *,
             break
         else:
             report.failed.append(spec.name)
-    if created and not report.downloaded:  # leave no empty data folder behind for `loopvec mnist` to find
-        with suppress(OSError):
-            folder.rmdir()
-    return report
