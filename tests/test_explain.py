@@ -57,3 +57,23 @@ def test_explain_refuses_numba_parallel(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "explain", "--impl", "numba-parallel",
                            "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "not taken apart" in proc.stderr
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_before_allocating(capsys: pytest.CaptureFixture[str]) -> None:
+    from loopvec.bench.cli.main import main
+
+    assert main(["explain", "--network", "toy", "--batch", "1000000000000", "--impl", "numpy"]) == 2
+    err = capsys.readouterr().err
+    assert "GiB of inputs and activations" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_folder_where_the_plot_goes_is_one_line_after_the_results_are_saved(tmp_path: Path) -> None:
+    (tmp_path / "m1" / "explain" / "toy-b00001.png").mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "loopvec.bench", "explain", "--network", "toy", "--batch", "1",
+                           "--impl", "numpy", "python", "--machine", "m1", "--results-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "exists and is a folder" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    (saved,) = (tmp_path / "m1" / "explain").glob("*.json")
+    assert f"results: {saved}" in proc.stdout

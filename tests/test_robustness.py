@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from typing import Any
 import os
 import signal
 import struct
@@ -449,3 +450,36 @@ def test_report_cleans_machine_names_it_prints(tmp_path: Path, good_run: Path) -
                           env=env_for(tmp_path), timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "evil]0;pwned" in proc.stdout
+
+
+def test_results_go_wherever_there_is_room_and_stderr_as_a_last_resort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The results folder and the temporary folder full (ENOSPC, as on one full disk): saved under
+    the home folder; every folder full: the JSON goes to stderr."""
+    import errno
+
+    from loopvec.bench.cli import cmd_run
+    from loopvec.bench.store import atomic
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(atomic.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    real = atomic.write_atomic
+    room = {"home": True}
+
+    def full_but_home(path: Any, data: Any, **kw: Any) -> Path:
+        if room["home"] and Path(path).is_relative_to(home):
+            return real(path, data, **kw)
+        raise atomic.WriteError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(atomic, "write_atomic", full_but_home)
+    final = tmp_path / "res" / "m" / "x.json"
+    saved = cmd_run._save({"benchmarks": []}, final)
+    assert saved is not None and saved.is_relative_to(home) and json.loads(saved.read_text()) == {"benchmarks": []}
+    err = capsys.readouterr().err
+    assert "cannot save the results where asked" in err and f"saved them instead to {saved}" in err
+    room["home"] = False
+    monkeypatch.chdir(tmp_path)
+    assert cmd_run._save({"benchmarks": [1]}, final) is None
+    err = capsys.readouterr().err
+    assert '"benchmarks": [' in err and "here they are as JSON" in err

@@ -44,6 +44,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_explain)
 
 
+SIZES = {"toy": (2, 3, 2, 2), "mnist": (784, 50, 100, 10)}
+COPIES = 6  # the input, every layer's output and temporaries, in several implementations' forms at once
+
+
+def check_memory(network: str, batch: int, ram: int | None) -> None:
+    """Refuse, before allocating anything, a batch whose inputs and activations would not fit in memory."""
+    need = batch * sum(SIZES[network]) * 8 * COPIES
+    limit = ram if ram else 2**40
+    if need > limit // 2:
+        raise CLIError(f"--batch {batch:,}: about {need / 2**30:,.1f} GiB of inputs and activations for the "
+                       f"{network} network; this machine has {limit / 2**30:,.1f} GiB of memory (expected a batch "
+                       f"that needs at most half of it)")
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from loopvec.bench.cli.cmd_run import Out, short_commit
     from loopvec.bench.measure import machine
@@ -52,7 +66,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from loopvec.bench.measure.runner import restore_signals
     from loopvec.bench.measure.stages import EXPLAINED
     from loopvec.bench.present.explain import breakdown_lines, plot_breakdown
-    from loopvec.bench.store.atomic import WriteError, probe_writable, write_atomic
+    from loopvec.bench.store.atomic import WriteError, probe_writable, save_with_fallbacks
 
     names = [n for n in impl_names(args.impl) if n in EXPLAINED or args.impl]
     left_out = [n for n in names if n not in EXPLAINED]
@@ -60,6 +74,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CLIError(f"--impl {' '.join(left_out)}: not taken apart (numba-parallel is numba-tuned's stages "
                        f"split across threads); expected some of {', '.join(EXPLAINED)}")
     batches = args.batch or ([1, 100, 10_000] if args.network == "mnist" else [1, 100])
+    check_memory(args.network, max(batches), machine.ram_bytes())
     name = args.machine or machine.default_machine_name()
     folder = Path(args.results_dir) / name / "explain"
     try:
@@ -80,16 +95,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if data is None:
             say("\nnothing was timed: nothing to save")
             return 130 if progress.interrupted else 1
-        path = write_atomic(folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json", json.dumps(data, indent=1),
-                            unique=True)
+        say("")
+        for line in breakdown_lines(data):  # the printout first: a full disk cannot cost it
+            say(line)
+        final = folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json"
+        path_ = save_with_fallbacks(final, json.dumps(data, indent=1),
+                                    lambda line: print(f"loopvec explain: {line}", file=sys.stderr))
     finally:
         restore_signals()
-    say("")
-    for line in breakdown_lines(data):
-        say(line)
+    say(f"results: {path_}" if path_ is not None else "results: not saved (no folder could take them)")
+    refused = 0
     for b in batches:
         png = folder / f"{args.network}-b{b:05d}.png"
-        if plot_breakdown(data, args.network, b, png):
-            say(f"wrote {png}")
-    say(f"results: {path}")
-    return 130 if progress.interrupted else 0
+        try:
+            if plot_breakdown(data, args.network, b, png):
+                say(f"wrote {png}")
+        except OSError as exc:  # WriteError too: a folder or a device where the plot goes, a full disk
+            refused += 1
+            print(f"loopvec explain: error: {clean(' '.join(str(exc).split()))}", file=sys.stderr)
+    if progress.interrupted:
+        return 130
+    return 2 if refused else 0
+

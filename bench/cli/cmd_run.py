@@ -141,20 +141,18 @@ def _prepare_data(data: str | None) -> str | None:
     return folder
 
 
-def _save(data: dict[str, Any], final: Path, say: Any) -> Path:
-    """Write the results; if that fails, the same file under the temporary folder, and say so."""
-    from loopvec.bench.store.atomic import WriteError, write_atomic
+def _save(data: dict[str, Any], final: Path) -> Path | None:
+    """Write the results where asked, else wherever there is room (store.atomic.save_with_fallbacks);
+    as a last resort the JSON goes to stderr, so a finished run is never lost."""
+    from loopvec.bench.store.atomic import save_with_fallbacks
 
     text = json.dumps(data, indent=1)
-    try:
-        return write_atomic(final, text, unique=True)
-    except WriteError as exc:
-        fallback = Path(tempfile.gettempdir()) / "loopvec-results" / final.parent.name / final.name
-        print(f"loopvec run: cannot save the results where asked: {exc}", file=sys.stderr)
-        fallback.parent.mkdir(parents=True, exist_ok=True)
-        path = write_atomic(fallback, text, unique=True)
-        print(f"loopvec run: saved them instead to {path}", file=sys.stderr)
-        return path
+    path = save_with_fallbacks(final, text, lambda line: print(f"loopvec run: {line}", file=sys.stderr))
+    if path is None:
+        print("loopvec run: no folder could take the results; here they are as JSON:", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            sys.stderr.write(text + "\n")
+    return path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -217,7 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return 130
             say("\nno case was timed (all skipped or failed): nothing to save")
             return 1 if progress.failed else 0
-        path = _save(data, folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json", say)
+        path = _save(data, folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json")
     finally:
         restore_signals()
     say("")
@@ -228,7 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if progress.interrupted:
         say(f"\ninterrupted: kept {data['loopvec']['finished']} finished cases in {path} (marked incomplete)")
         return 130
-    say(f"\nresults: {path}")
+    say(f"\nresults: {path}" if path is not None else "\nresults: not saved (printed to stderr as JSON)")
     if progress.failed:
         say(f"{len(progress.failed)} case(s) gave a wrong answer and were not timed: "
             + ", ".join(f["id"] for f in progress.failed))

@@ -15,6 +15,7 @@ import stat
 import tempfile
 from contextlib import suppress
 from pathlib import Path
+from typing import Callable
 
 
 class WriteError(OSError):
@@ -115,3 +116,27 @@ def probe_writable(folder: str | os.PathLike[str]) -> None:
         os.unlink(_write_temp(d, "write-probe", b"probe"))
     except OSError as exc:
         raise WriteError(f"{d}: cannot write there: {exc.strerror or exc}") from None
+
+
+def save_with_fallbacks(final: Path, text: str, note: Callable[[str], None]) -> Path | None:
+    """Write `text` to `final` (a new unique name); if that fails (a full disk, a folder gone), to the
+    same name under the temporary folder, then the home folder, then the current folder. Each failure
+    is one line to `note`. None when nowhere could take it: the caller prints the text as a last resort."""
+    candidates = [final]
+    rel = Path("loopvec-results") / final.parent.name / final.name
+    for base in (tempfile.gettempdir(), str(Path.home()), os.getcwd()):
+        cand = Path(base) / rel
+        if cand not in candidates:
+            candidates.append(cand)
+    for i, path in enumerate(candidates):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            saved = write_atomic(path, text, unique=True)
+        except OSError as exc:  # WriteError too
+            note(f"cannot save the results {'where asked' if i == 0 else 'in ' + str(path.parent)}: "
+                 f"{' '.join(str(exc).split())}")
+            continue
+        if i:
+            note(f"saved them instead to {saved}")
+        return saved
+    return None
