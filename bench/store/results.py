@@ -113,6 +113,7 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
         if key in lv and not (isinstance(lv[key], dict) and all(
                 isinstance(v, dict) if key == "noise" else _is_number(v) for v in lv[key].values())):
             raise fail(path, f"loopvec.{key} is not an object of " + ("objects" if key == "noise" else "numbers"))
+    _check_loopvec(lv, path)
     for key in ("skipped", "failed"):
         if key in lv and not (isinstance(lv[key], list) and all(isinstance(i, dict) and isinstance(i.get("id"), str)
                                                                 for i in lv[key])):
@@ -147,8 +148,9 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
         if "size" in extra:
             try:
                 extra["size"] = int(extra["size"])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise fail(path, f"{where}: extra_info size {extra['size']!r} is not a whole number") from None
+        _check_extra(extra, stats, f"{where}: extra_info", path)
         if extra.get("flops") is not None and not _is_number(extra["flops"]):
             raise fail(path, f"{where}: extra_info flops {extra['flops']!r} is not a number")
         if not (isinstance(extra.get("case"), str) and isinstance(extra.get("impl"), str)):
@@ -162,6 +164,60 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
             key = (extra["case"], extra["impl"])
         seen[key] = i
     return data
+
+
+def _kind(x: Any) -> str:
+    return "null" if x is None else type(x).__name__
+
+
+def _check_extra(extra: dict[str, Any], stats: dict[str, Any], where: str, path: str | Path) -> None:
+    """The fields loopvec reads from a benchmark's extra_info and stats: of the right type, finite."""
+    for key in ("case", "impl", "workload", "unit", "dtype", "kind", "network", "code"):
+        if key in extra and extra[key] is not None and not isinstance(extra[key], str):
+            raise fail(path, f"{where} {key} is a {_kind(extra[key])}, expected text")
+    for key in ("first_call_s", "gflops"):
+        if key in extra and not (_is_number(extra[key]) and extra[key] >= 0):
+            raise fail(path, f"{where} {key} is {extra[key]!r}, expected a finite number >= 0")
+    for key in ("pass_rounds", "pass_workers"):
+        v = extra.get(key)
+        if key in extra and not (isinstance(v, list) and all(isinstance(n, int) and not isinstance(n, bool)
+                                                              and n >= (1 if key == "pass_rounds" else 0) for n in v)):
+            raise fail(path, f"{where} {key} is not a list of whole numbers")
+    data = stats.get("data")
+    if data is not None and not (isinstance(data, list) and all(_is_number(t) and t > 0 for t in data)):
+        raise fail(path, f"{where.replace('extra_info', 'stats')} data is not a list of positive, finite times")
+    for key in ("speedup", "vs_numpy", "numpy_over_matmuls", "share"):
+        v = extra.get(key)
+        if key in extra and not (isinstance(v, dict) and all(_is_number(v.get(k)) for k in ("value", "lo", "hi"))):
+            raise fail(path, f"{where} {key} is not an interval of finite numbers {{value, lo, hi}}")
+
+
+def _check_loopvec(lv: dict[str, Any], path: str | Path) -> None:
+    """The run-level fields loopvec reads: of the right type, finite."""
+    for key in ("only", "impls"):
+        if key in lv and not (isinstance(lv[key], list) and all(isinstance(x, str) for x in lv[key])):
+            raise fail(path, f"loopvec.{key} is {lv[key]!r}, expected a list of text")
+    if lv.get("threads") is not None and not (isinstance(lv["threads"], int) and not isinstance(lv["threads"], bool)
+                                              and lv["threads"] >= 1):
+        raise fail(path, f"loopvec.threads is {lv['threads']!r}, expected a whole number >= 1 or null")
+    for key in ("profile", "machine", "commit", "isa"):
+        if key in lv and lv[key] is not None and not isinstance(lv[key], str):
+            raise fail(path, f"loopvec.{key} is a {_kind(lv[key])}, expected text")
+    for key in ("numba_startup", "processes", "kernel", "estimator", "timing", "peak_gflops_measured"):
+        if key in lv and not isinstance(lv[key], dict):
+            raise fail(path, f"loopvec.{key} is a {_kind(lv[key])}, expected an object")
+    for name, v in (lv.get("numba_startup") or {}).items():
+        if not isinstance(v, dict) or not all(_is_number(x) and x >= 0 for k, x in v.items() if k != "error"):
+            raise fail(path, f"loopvec.numba_startup.{name} is not an object of finite times")
+    for case, rec in (lv.get("noise") or {}).items():
+        if not isinstance(rec, dict):
+            continue  # checked above
+        for k, x in rec.items():
+            if k in ("reason", "stopped"):
+                if not isinstance(x, str):
+                    raise fail(path, f"loopvec.noise.{case}.{k} is a {_kind(x)}, expected text")
+            elif x is not None and not (isinstance(x, bool) or _is_number(x)):
+                raise fail(path, f"loopvec.noise.{case}.{k} is {x!r}, expected a finite number, true/false or null")
 
 
 def _case_and_impl(b: dict[str, Any]) -> tuple[str, str]:
