@@ -483,3 +483,47 @@ def test_results_go_wherever_there_is_room_and_stderr_as_a_last_resort(tmp_path:
     assert cmd_run._save({"benchmarks": [1]}, final) is None
     err = capsys.readouterr().err
     assert '"benchmarks": [' in err and "here they are as JSON" in err
+
+
+class _Declares:
+    """Pickles as a call that would allocate a lot: `fn(*args)`."""
+
+    def __init__(self, fn: Any, args: tuple) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self) -> tuple:
+        return self.fn, self.args
+
+
+def _reconstruct() -> Any:
+    try:
+        from numpy._core.multiarray import _reconstruct as r
+    except ImportError:  # NumPy 1
+        from numpy.core.multiarray import _reconstruct as r
+    return r
+
+
+@pytest.mark.parametrize("fn, args, needle", [
+    (bytearray, (4 << 30,), "bytearray of 4,294,967,296 bytes"),
+    (np.ndarray, ((1 << 28,), "f8"), "2,147,483,648 bytes"),
+    ("reconstruct", (np.ndarray, (784, 1_300_000), "f4"), "4,076,800,000 bytes"),
+], ids=["bytearray", "ndarray", "reconstruct"])
+def test_a_pickle_that_declares_a_huge_allocation_is_refused_before_it(tmp_path: Path, fn: Any, args: tuple,
+                                                                        needle: str) -> None:
+    import pickle
+    import tracemalloc
+
+    from loopvec.bench.data.files import DataError
+    from loopvec.bench.data.weights import load_pickle_params
+
+    f = tmp_path / "it.pkl"
+    f.write_bytes(pickle.dumps({"W1": _Declares(_reconstruct() if fn == "reconstruct" else fn, args)}, protocol=2))
+    assert f.stat().st_size < 200
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=needle):
+            load_pickle_params(f)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20  # refused from what it declares, not after allocating it

@@ -19,6 +19,9 @@ from loopvec.bench.store.atomic import WriteError, write_atomic
 from loopvec.impls.network import Network, from_dict, to_dict
 
 
+MAX_ARRAY_BYTES = 64 * 2**20  # the book's weights are 180 kB: no array, npz or pickle, may declare more
+
+
 class _Unsafe(Exception):
     """Something a weights pickle asked for that is not a plain NumPy array or container."""
 
@@ -52,10 +55,37 @@ def _safe_dtype(obj: Any, align: bool = False, copy: bool = False) -> np.dtype:
     return np.dtype(obj, align, copy)
 
 
+def _capped(shape: Any, dtype: np.dtype) -> tuple[int, ...]:
+    """The shape, checked before anything is allocated: whole numbers, at most MAX_ARRAY_BYTES in all."""
+    dims = (shape,) if isinstance(shape, int) else shape
+    if not isinstance(dims, (tuple, list)) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                      for n in dims):
+        raise _Unsafe(f"an array of shape {shape!r}")
+    size = math.prod(dims) * dtype.itemsize
+    if size > MAX_ARRAY_BYTES:
+        raise _Unsafe(f"an array of {size:,} bytes (shape {tuple(dims)}, {dtype}); a weights array is at most "
+                      f"{MAX_ARRAY_BYTES:,}")
+    return tuple(dims)
+
+
 def _safe_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    if subtype is not np.ndarray:
+    if subtype is not np.ndarray and subtype is not _safe_ndarray:  # numpy.ndarray, as find_class gives it
         raise _Unsafe(f"an array of type {subtype!r}")
-    return _multiarray._reconstruct(np.ndarray, shape, _plain_dtype(dtype))
+    d = _plain_dtype(dtype)
+    return _multiarray._reconstruct(np.ndarray, _capped(shape, d), d)
+
+
+def _safe_ndarray(shape: Any, dtype: Any = float, *args: Any) -> np.ndarray:
+    if args:
+        raise _Unsafe("an array over a buffer")
+    d = _plain_dtype(np.dtype(dtype) if isinstance(dtype, type) else dtype)
+    return np.ndarray(_capped(shape, d), d)
+
+
+def _safe_bytearray(source: Any = b"", *args: Any) -> bytearray:
+    if isinstance(source, int) and source > MAX_ARRAY_BYTES:
+        raise _Unsafe(f"a bytearray of {source:,} bytes (at most {MAX_ARRAY_BYTES:,})")
+    return bytearray(source, *args)
 
 
 def _safe_scalar(dtype: Any, data: Any = None) -> Any:
@@ -77,7 +107,7 @@ def _safe_codecs_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _safe_ndarray,
     ("numpy", "dtype"): _safe_dtype,
     ("_codecs", "encode"): _safe_codecs_encode,
 }
@@ -87,8 +117,9 @@ for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
 for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
     _ALLOWED[(_mod, "_frombuffer")] = _safe_frombuffer
 for _mod in ("builtins", "__builtin__"):  # plain containers that older protocols build by name
-    for _cls in (set, frozenset, bytearray, list, dict, tuple):
+    for _cls in (set, frozenset, list, dict, tuple):
         _ALLOWED[(_mod, _cls.__name__)] = _cls
+    _ALLOWED[(_mod, "bytearray")] = _safe_bytearray  # bytearray(n) allocates n bytes: capped
 _ALLOWED[("collections", "OrderedDict")] = dict
 
 
@@ -145,7 +176,6 @@ def _checked_params(path: Path, obj: Mapping[Any, Any]) -> dict[str, np.ndarray]
     return params
 
 
-MAX_ARRAY_BYTES = 64 * 2**20  # the book's weights are 180 kB
 
 
 def load_npz_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
