@@ -3,20 +3,23 @@
 Numba's np.exp / math.exp is a call to scalar libm, which stops LLVM's loop
 vectorizer. These helpers are straight-line, branch-free code (selects, not ifs),
 so a loop such as `for i in range(n): out[i] = 1.0 / (1.0 + exp64(-x[i]))`
-vectorizes (AVX-512: zmm vfmadd...pd, vrndscalepd, vpsllq; callers that want zmm
-rather than LLVM's default ymm on AVX-512 set "prefer-vector-width"="512", see
-_numba_kernels._wide). The enclosing function needs error_model="numpy": Numba's
+vectorizes at the target's width (AVX-512: zmm vfmadd...pd, vrndscalepd, vpsllq; AVX2:
+the same in ymm; callers that want the full width, zmm rather than LLVM's default ymm on
+AVX-512, set "prefer-vector-width", see _simd._wide). The enclosing function needs error_model="numpy": Numba's
 default Python error model puts a ZeroDivisionError branch in `1.0 / (...)`,
 which stops the vectorizer.
 
 Method, for exp(x):
   1. clamp x to [LO, HI] with selects (NaN is restored at the end);
   2. n = rint(x / ln2), r = x - n*ln2_hi - n*ln2_lo (Cody-Waite: ln2_hi has trailing
-     zero bits so n*ln2_hi is exact), |r| <= ln2/2;
+     zero bits so n*ln2_hi is exact), |r| <= ln2/2; float64 rounds by adding 1.5 * 2^52,
+     whose last bits then hold n as an integer (AVX2 has no vector float64 -> int64
+     conversion: np.int64(nf) ran as four scalar ones per vector);
   3. exp(r) by its Taylor polynomial (degree 13 for float64, 7 for float32: the
      truncation error is < 0.03 ulp on |r| <= ln2/2), Horner with FMA;
   4. 2^n in two factors 2^(n>>1) * 2^(n - n>>1), each built by integer bit
-     operations on the exponent field and a bitcast (a tiny @intrinsic): every
+     operations on the exponent field and a bitcast (a tiny @intrinsic; float64 in
+     unsigned arithmetic, whose logical shift AVX2 has for 64 bits): every
      factor is a normal number, so overflow gives +inf and subnormal results are
      rounded once, correctly, in the last multiply;
   5. select: NaN in -> NaN out.
@@ -31,9 +34,7 @@ bit patterns):
            subnormal results, counted at the subnormal spacing); 0.84 ulp vs a
            long-double reference on normal results (math.exp itself: 0.51).
   float32: 1 ulp vs the correctly rounded float32 of math.exp.
-Speed (1e6 float64 sigmoids 1/(1+exp64(-x)), one core, zmm code: vfmadd231pd /
-vfmadd213pd zmm, vpsllq/vpaddq zmm for 2^n, vdivpd zmm, no call to exp): 1.2 ms,
-vs 6.4 ms with np.exp in Numba and 2.4 ms for NumPy in place.
+Speed (1e6 float64 sigmoids 1/(1+exp64(-x)), one core): see docs/numba-tuned.md.
 
 The helpers are plain @njit(cache=True) functions with their own fastmath flags
 ({'contract'}), inlined by LLVM (checked: no call left in the caller's loop), not
@@ -58,17 +59,6 @@ __all__ = ["exp64", "exp32"]
 # ---- bitcasts between same-width integers and floats --------------------------
 
 @intrinsic
-def _i64_as_f64(typingctx, v):  # type: ignore[no-untyped-def]
-    if v != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
 def _i32_as_f32(typingctx, v):  # type: ignore[no-untyped-def]
     if v != types.int32:
         return None
@@ -79,11 +69,37 @@ def _i32_as_f32(typingctx, v):  # type: ignore[no-untyped-def]
     return types.float32(types.int32), codegen
 
 
+@intrinsic
+def _f64_bits(typingctx, v):  # type: ignore[no-untyped-def]
+    if v != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.uint64(types.float64), codegen
+
+
+@intrinsic
+def _u64_as_f64(typingctx, v):  # type: ignore[no-untyped-def]
+    if v != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.uint64), codegen
+
+
 # ---- float64 ------------------------------------------------------------------
 
 _INV_LN2 = 1.0 / math.log(2.0)
 _LN2_HI = 6.93147180369123816490e-01  # ln2 rounded to 32 significant bits: n*hi is exact
 _LN2_LO = 1.90821492927058770002e-10  # ln2 - hi
+_SHIFT = 1.5 * 2.0**52  # x + _SHIFT rounds x to an integer (|x| < 2^51), held in the low bits
+_SHIFT_BITS = np.uint64(0x4338000000000000 - 2048)  # the bits of _SHIFT, less the bias 2048 of u below
+_U1 = np.uint64(1)
+_U52 = np.uint64(52)
 _HI64 = 710.0  # exp(710) = inf
 _LO64 = -750.0  # exp(-750) = 0
 # Taylor coefficients 1/k!, k = 2..13
@@ -96,7 +112,8 @@ def exp64(x):  # type: ignore[no-untyped-def]
     """exp(x) for a float64 x, within 1 ulp, vectorizable."""
     xc = x if x < _HI64 else _HI64  # NaN -> HI (fixed at the end)
     xc = xc if xc > _LO64 else _LO64
-    nf = np.rint(xc * _INV_LN2)
+    t = xc * _INV_LN2 + _SHIFT  # rounded to an integer: the last bits of t are n
+    nf = t - _SHIFT
     r = (xc - nf * _LN2_HI) - nf * _LN2_LO
     q = _A13
     q = q * r + _A12
@@ -112,11 +129,10 @@ def exp64(x):  # type: ignore[no-untyped-def]
     q = q * r + _A2
     q = q * r + 1.0
     p = q * r + 1.0
-    n = np.int64(nf)  # in [-1082, 1025]
-    n1 = n >> 1
-    n2 = n - n1  # both in [-541, 513]: 2^n1, 2^n2 are normal
-    s1 = _i64_as_f64((n1 + 1023) << 52)
-    s2 = _i64_as_f64((n2 + 1023) << 52)
+    u = _f64_bits(t) - _SHIFT_BITS  # n + 2048, n in [-1082, 1025]: u >= 966
+    h = u >> _U1  # (n1 = n >> 1) + 1024; unsigned: a logical shift, which AVX2 has for 64 bits
+    s1 = _u64_as_f64((h - _U1) << _U52)  # 2^n1: exponent field n1 + 1023
+    s2 = _u64_as_f64((u - h - _U1) << _U52)  # 2^n2, n2 = n - n1: exponent field n2 + 1023
     y = (p * s1) * s2
     return y if x == x else x
 

@@ -193,8 +193,3 @@ class NumbaImpl:
         self._run(kernel, nthreads, X2, p.wflat, p.bflat, p.offs, p.sizes, p.lanes, p.hidden, p.output, out,
                   p.width, nthreads)
         return out[0] if X.ndim == 1 else out
-
-    def interface(self) -> tuple[Any, ...]:
-        """step, sigmoid, relu, identity, softmax, dot, prepare, forward: in that order."""
-        return (self.step, self.sigmoid, self.relu, self.identity, self.softmax,
-                self.dot, self.prepare, self.forward)

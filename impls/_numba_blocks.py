@@ -3,19 +3,29 @@ panel of W, accumulated in vector registers (see that module's docstring).
 
 Each block adds sum_{k0 <= k < k1} x_r[k] * w[k, :] to the destination rows'
 columns j0 .. j0+nr, w being one packed panel of nr = L or 2L neurons.
+
+Which block runs full two-vector panels depends on the target's register file
+(target.py): _block8x2 (16 accumulators) with 32 vector registers, _block6x2 (12)
+with 16. One-vector panels take _block8x1 (8 accumulators, 10 registers: fits both).
 """
 from __future__ import annotations
 
+from loopvec.impls import target
 from loopvec.impls._numba_setup import OPTS, njit
-from loopvec.impls._simd import prefetch, vfma, vld, vsplat, vst, vsum
+from loopvec.impls._simd import VECTOR_BITS, _no_unroll, prefetch, vfma, vld, vsplat, vst, vsum
 
-MR = 8  # samples per register block (4 and 1 for the rest)
-PF = 16  # panel rows to prefetch ahead in the one-sample kernel
+_SHAPE = target.shape()
+MR = _SHAPE.mr  # samples per register block of a two-vector panel (8 or 6; then 4 and 1 for the rest)
+NR = _SHAPE.nr  # vectors per full panel: the blocks below are written for 2
+assert NR == 2 and MR in (8, 6), (MR, NR)
+MR1 = 8  # samples per register block of a one-vector panel (_block8x1)
+PF = 16 * 512 // VECTOR_BITS  # rows of a two-vector panel (2 KiB) to prefetch ahead in the one-sample kernel
 
 
 @njit(**OPTS)
 def _block4x2(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ignore[no-untyped-def]
     """d_r[j0 : j0+2L] += sum_{k0 <= k < k1} x_r[k] * w[k, :] for 4 rows r: 8 vector accumulators."""
+    _no_unroll()
     c00 = vld(d0, j0)
     c01 = vld(d0, j0 + L)
     c10 = vld(d1, j0)
@@ -52,6 +62,7 @@ def _block4x2(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ig
 @njit(**OPTS)
 def _block8x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
     """As _block4x2 for 8 rows X[r:r+8] -> D[r:r+8]: 16 vector accumulators."""
+    _no_unroll()
     x0, x1, x2, x3, x4, x5, x6, x7 = X[r], X[r + 1], X[r + 2], X[r + 3], X[r + 4], X[r + 5], X[r + 6], X[r + 7]
     d0, d1, d2, d3, d4, d5, d6, d7 = D[r], D[r + 1], D[r + 2], D[r + 3], D[r + 4], D[r + 5], D[r + 6], D[r + 7]
     c00, c01, c10, c11 = vld(d0, j0), vld(d0, j0 + L), vld(d1, j0), vld(d1, j0 + L)
@@ -96,8 +107,48 @@ def _block8x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
 
 
 @njit(**OPTS)
+def _block6x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
+    """As _block8x2 for 6 rows X[r:r+6] -> D[r:r+6]: 12 vector accumulators, for 16 registers
+    (12 + 2 panel loads + 1 broadcast = 15)."""
+    _no_unroll()
+    x0, x1, x2, x3, x4, x5 = X[r], X[r + 1], X[r + 2], X[r + 3], X[r + 4], X[r + 5]
+    d0, d1, d2, d3, d4, d5 = D[r], D[r + 1], D[r + 2], D[r + 3], D[r + 4], D[r + 5]
+    c00, c01, c10, c11 = vld(d0, j0), vld(d0, j0 + L), vld(d1, j0), vld(d1, j0 + L)
+    c20, c21, c30, c31 = vld(d2, j0), vld(d2, j0 + L), vld(d3, j0), vld(d3, j0 + L)
+    c40, c41, c50, c51 = vld(d4, j0), vld(d4, j0 + L), vld(d5, j0), vld(d5, j0 + L)
+    for k in range(k0, k1):
+        w0 = vld(w, k * nr)
+        w1 = vld(w, k * nr + L)
+        a = vsplat(x0[k])
+        c00, c01 = vfma(a, w0, c00), vfma(a, w1, c01)
+        a = vsplat(x1[k])
+        c10, c11 = vfma(a, w0, c10), vfma(a, w1, c11)
+        a = vsplat(x2[k])
+        c20, c21 = vfma(a, w0, c20), vfma(a, w1, c21)
+        a = vsplat(x3[k])
+        c30, c31 = vfma(a, w0, c30), vfma(a, w1, c31)
+        a = vsplat(x4[k])
+        c40, c41 = vfma(a, w0, c40), vfma(a, w1, c41)
+        a = vsplat(x5[k])
+        c50, c51 = vfma(a, w0, c50), vfma(a, w1, c51)
+    vst(d0, j0, c00)
+    vst(d0, j0 + L, c01)
+    vst(d1, j0, c10)
+    vst(d1, j0 + L, c11)
+    vst(d2, j0, c20)
+    vst(d2, j0 + L, c21)
+    vst(d3, j0, c30)
+    vst(d3, j0 + L, c31)
+    vst(d4, j0, c40)
+    vst(d4, j0 + L, c41)
+    vst(d5, j0, c50)
+    vst(d5, j0 + L, c51)
+
+
+@njit(**OPTS)
 def _block8x1(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
     """As _block8x2 for a panel of one vector: 8 accumulators, 8 independent FMA chains."""
+    _no_unroll()
     x0, x1, x2, x3, x4, x5, x6, x7 = X[r], X[r + 1], X[r + 2], X[r + 3], X[r + 4], X[r + 5], X[r + 6], X[r + 7]
     d0, d1, d2, d3, d4, d5, d6, d7 = D[r], D[r + 1], D[r + 2], D[r + 3], D[r + 4], D[r + 5], D[r + 6], D[r + 7]
     c0, c1, c2, c3 = vld(d0, j0), vld(d1, j0), vld(d2, j0), vld(d3, j0)
@@ -121,6 +172,7 @@ def _block8x1(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
 @njit(**OPTS)
 def _block4x1(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ignore[no-untyped-def]
     """As _block4x2 for a panel of one vector."""
+    _no_unroll()
     c0 = vld(d0, j0)
     c1 = vld(d1, j0)
     c2 = vld(d2, j0)
@@ -200,6 +252,7 @@ def _tail4x2(X, r, k0, k1, wt, n_in, t, jt, L, D):  # type: ignore[no-untyped-de
 
     wt holds the tail neurons' weights as rows (W's columns): the vectors run along k,
     so no lane is padding; 8 accumulators, summed across their lanes at the end."""
+    _no_unroll()
     x0, x1, x2, x3 = X[r], X[r + 1], X[r + 2], X[r + 3]
     a = t * n_in
     b = a + n_in

@@ -1,80 +1,43 @@
 """Numba kernels shared by `numba-tuned` (serial) and `numba-parallel` (prange).
 
-Measured on the 2-vCPU Xeon (AVX-512) this was tuned on, float64, one core unless
-said; numbers are noisy (+-10%: a shared VM), min of 7 repeats:
-- baseline, the previous kernel (2 samples x 4 neurons, dot products along W^T
-  rows): forward 784-50-100-10 at batch 100: 24 GFLOP/s, batch 2000: 19 GFLOP/s.
-- SIMD panels + 4x16 register block (explicit <8 x double>, zmm vfmadd231pd with
-  the accumulators in registers, checked in the asm): 784->50 layer on a 64-row
-  tile 40 GFLOP/s; whole forward batch 100: 43 GFLOP/s, batch 2000: 34.
-- cache blocking along n_in (KC = 256) + bias preloaded into the output tile:
-  784->50 layer 40 -> 55 GFLOP/s (KC = 64: 53, 128: 56, unblocked 54: most of
-  the gain is the reorganised block, the blocking itself is within noise).
-- 8x16 register block for full panels: 784->50 layer 55 -> 57.5 GFLOP/s useful
-  (61.5 -> 64.5 counting the zero padding 50 -> 56), above np.dot's one-thread
-  2048^2 rate here (58).
-- bias + activation fused per tile (activations of 64 rows stay in L1/L2), with
-  the vectorized exp64: sigmoid 1e6 elements 1.2 ms vs 6.4 ms with np.exp in
-  Numba (scalar libm) and 2.4 ms NumPy in place; sigmoid/softmax costs 16% of
-  the forward at batch 2000 (relu/identity: 3.5 ms, sigmoid/softmax: 4.2 ms).
-- 8x1 register block for the one-vector panel (50 = 16 + 16 + 16 + 8 padded:
-  the 4x1 block it replaces ran 4 FMA chains, latency-bound): 784->50 layer on
-  a 64-row tile 48-50 -> 50-52 GFLOP/s useful (five sessions); 50->100 unchanged.
-- the last 2 neurons of 784->50 as dot products along k (_tail4x2: vectors
-  along the inputs, no padded lanes) instead of an 8-lane panel: 784->50 layer
-  50-52 -> 54-60 GFLOP/s useful (same five sessions, the three variants
-  interleaved); numba-parallel forward batch 10000 9.5 -> 9.1 ms
-  beside torch's 9.8 ms (same process, alternating).
-- activations over the whole tile (layer outputs stored (rows, npad) back to
-  back, so one long loop instead of one short loop per row whose leftovers ran
-  scalar): sigmoid on rows of 50 1.47 -> 1.20 ns per element, rows of 100 1.34 ->
-  1.12; softmax on rows of 10 8.9 -> 2.5 ns per element (row maxima, then one exp
-  loop over the tile, then row sums). With the 8x1 block, in one interleaved run
-  beside torch: numba-parallel forward batch 100 108 -> 96 us, batch 10000 11.2
-  -> 10.4 ms (87 GFLOP/s, 59% of peak); numba-tuned batch 10000 21.2 -> 20.1 ms.
-- batch 1 (latency; W1 351 KiB streams from L2): software prefetch 16 panel rows
-  ahead in the one-sample kernel: 784->50 layer 7.0 -> 6.0 us; 4 accumulator
-  chains instead of 2: no change (L2-bound, not FMA-latency-bound); one weight
-  array + one bias array instead of tuples: dispatch 1.17 -> 0.57 us; no
-  numba.get_num_threads() on the serial path and a fast input check in the
-  wrapper: forward(batch 1) 12.6 -> 9.6 us.
-- 2 threads: rows split into work items of <= 64 rows (multiples of 8), handed out
-  dynamically (chunksize 1). Run alone: batch 100 114 us = 80 GFLOP/s, batch
-  10000 11.2 ms = 81 GFLOP/s (54% of the 150 GFLOP/s 2-thread np.dot peak), 1.9x
-  the serial kernel. Serial below PARALLEL_MIN_ROWS = 16 (_numba_api): measured
-  8 rows 19 us serial / 26 us threaded, 16 rows 36 / 28 us.
-- Not done: splitting the output neurons across threads for batch < 16 (one
-  parallel region per layer; a region costs about as much as the whole batch-1
-  forward here, 10 us).
-Tried, did not pay: accumulating into the output array with the loop vectorizer
-(5.6 GFLOP/s: not vectorized); accumulators in a stack array (alloca + carray):
-with 'reassoc' LLVM vectorized the k reduction instead (5-10 GFLOP/s), without it
-the 16-wide loops were fully unrolled before LoopVectorize and stayed scalar
-(8-10 GFLOP/s; Numba runs no SLP vectorizer).
+Layout and invariants only; what each choice bought, measured, is in docs/numba-tuned.md.
+
+Shape. The kernel's shape comes from the target Numba compiles for (target.py): the
+vector width (L lanes: 512 bits on AVX-512, 256 on AVX/AVX2, 128 on SSE2 and NEON) and
+the register block MR x NR (NR = 2 vectors; MR = 8 with 32 vector registers, 6 with 16).
+They are module constants here and in _numba_blocks / _simd: Numba freezes them into the
+compiled code, LLVM drops the branches for the other shapes. One source for every ISA.
 
 Layout. `pack_weights` stores each layer's W (n_in, n_out) once as column panels
-of NR = 2 SIMD vectors (16 float64 / 32 float32 neurons; a last panel of 1 vector
-when that is all that is left), each panel a contiguous (n_in, NR) block, zero
-padded to a multiple of the vector width. A register block of MR = 8 samples x NR
-neurons lives in 16 vector registers; per k it takes one broadcast of x[r, k] per
-sample, two vector loads of the panel row and 16 vector FMAs (8 x 1 vector for a
+of NR = 2 SIMD vectors (2L neurons; a last panel of 1 vector when that is all that
+is left), each panel a contiguous (n_in, nr) block, zero padded to a multiple of
+the vector width. A register block of MR samples x 2 vectors keeps 2 * MR vector
+accumulators in registers; per k it takes one broadcast of x[r, k] per sample, two
+vector loads of the panel row and 2 * MR vector FMAs (8 samples x 1 vector for a
 one-vector panel; then 4-row and 1-row blocks for the rest of a tile). Up to
 TAIL_MAX neurons past the last full panel may instead be stored as rows of W^T and
-run along k (see split). The blocks are in _numba_blocks.py.
+run along k (see split). Inputs are taken KC at a time (cache blocking), samples
+TILE at a time (a multiple of MR); the bias is loaded into the output tile first and
+the activation runs over the whole tile while it is in cache. The blocks are in
+_numba_blocks.py.
 
 SIMD. Numba runs LLVM's loop vectorizer but not the SLP vectorizer, and fully
-unrolls a 16-wide constant loop before the loop vectorizer sees it, so the block
-is written with a small explicit SIMD type (`_Simd`: an LLVM <8 x double> /
-<16 x float> value, held in registers) and a few intrinsics: vld (vector load),
-vst (vector store), vsplat (broadcast), vfma (llvm.fma) and, for the tail, vsum
-(the sum of a vector's lanes). Everything else is
-plain loops. Activations use `_fastexp.exp64/exp32`, which the loop vectorizer
-turns into zmm code (`_wide()` asks LLVM for 512-bit vectors in those loops).
+unrolls a 16-wide constant loop before the loop vectorizer sees it, so the blocks
+are written with a small explicit SIMD type (`_Simd`: an LLVM vector one register
+wide, held in registers) and a few intrinsics: vld (vector load), vst (vector
+store), vsplat (broadcast), vfma (llvm.fma with FMA hardware, llvm.fmuladd without)
+and, for the tail, vsum (the sum of a vector's lanes). The register blocks are
+compiled with optsize and noinline (_no_unroll): unrolled by LLVM, a block sized to
+the register file spills. Everything else is plain loops. Activations use
+`_fastexp.exp64/exp32`, which the loop vectorizer turns into vector code at the
+target's full width (`_wide()`).
 
-Kernels are bare: no shape checks (the Python wrappers in _numba_api.py do them),
-outputs preallocated by the caller. Every top-level kernel has a serial driver
-(range) and a parallel one (prange), both thin, over shared @njit inner kernels.
-NaN propagates everywhere: no nnan/ninf flags, only 'contract'.
+Invariants. Packed weights and biases start on 64-byte boundaries and are zero past
+n_out (padding lanes compute zeros that no later layer reads). Kernels are bare: no
+shape checks (the Python wrappers in _numba_api.py do them), outputs preallocated by
+the caller. Every top-level kernel has a serial driver (range) and a parallel one
+(prange), both thin, over shared @njit inner kernels. NaN propagates everywhere: no
+nnan/ninf flags, only 'contract'.
 """
 from __future__ import annotations
 
@@ -82,7 +45,8 @@ import numpy as np
 from numba import prange
 
 
-from loopvec.impls._numba_blocks import MR, _block1, _block4x1, _block4x2, _block8x1, _block8x2, _tail1, _tail4x2
+from loopvec.impls._numba_blocks import (MR, MR1, _block1, _block4x1, _block4x2, _block6x2, _block8x1, _block8x2,
+                                         _tail1, _tail4x2)
 from loopvec.impls._numba_setup import OPTS, njit
 from loopvec.impls._simd import _exp, _wide, lanes  # noqa: F401
 
@@ -90,7 +54,7 @@ from loopvec.impls._simd import _exp, _wide, lanes  # noqa: F401
 SIGMOID, RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3
 ACT_CODE = {"sigmoid": SIGMOID, "relu": RELU, "identity": IDENTITY, "softmax": SOFTMAX}
 
-TILE = 64  # samples per tile: the tile's activations stay in L1/L2 between layers
+TILE = MR * (64 // MR)  # samples per tile (64, or 60 for 6-row blocks): the activations stay in L1/L2
 
 
 # ---- weight packing ------------------------------------------------------------
@@ -110,9 +74,7 @@ def split(n_in, n_out, L):  # type: ignore[no-untyped-def]
     """(neurons in SIMD panels, neurons in the tail). The panels cover n_out padded to
     whole vectors, unless at most TAIL_MAX neurons are left past the last full panel of
     2L and there are at least TAIL_MIN_VECTORS vectors of inputs: those run as dot
-    products along k (_tail4x2), with no padded lanes. Measured, 64-row tile, float64:
-    784->50 (48 + 2 instead of 56 lanes) 50-52 -> 54-60 GFLOP/s; 50->100 (96 + 4 instead
-    of 104) no gain (56-60 either way), too few inputs to pay for summing the lanes."""
+    products along k (_tail4x2), with no padded lanes (docs/numba-tuned.md: measured)."""
     rem = n_out % (2 * L)
     if 0 < rem <= TAIL_MAX and n_in >= TAIL_MIN_VECTORS * L:
         return n_out - rem, rem
@@ -146,7 +108,7 @@ def pack_weights(W, L, out):  # type: ignore[no-untyped-def]
 
 # ---- the dense layer (its register blocks are in _numba_blocks.py) ----------------
 
-KC = 256  # inputs per cache block: a panel's KC x 2L slice (32 KiB in float64) stays in L1
+KC = 256  # inputs per cache block: a panel's KC x 2L slice (32 KiB in float64 on AVX-512) stays in L1
 
 
 @njit(**OPTS)
@@ -178,12 +140,17 @@ def dense_rows(src, nrows, n_in, n_out, wp, bias, npad, L, dst):  # type: ignore
             nr = _panel_width(npanel, j0, L)
             w = wp[j0 * n_in : (j0 + nr) * n_in]
             r = 0
-            while r + 8 <= nrows:
-                if nr == 2 * L:
-                    _block8x2(src, r, k0, k1, w, nr, j0, L, dst)
-                else:
+            if nr == 2 * L:  # MR is a compile-time constant: LLVM keeps one of the two blocks
+                while r + MR <= nrows:
+                    if MR == 8:
+                        _block8x2(src, r, k0, k1, w, nr, j0, L, dst)
+                    else:
+                        _block6x2(src, r, k0, k1, w, nr, j0, L, dst)
+                    r += MR
+            else:
+                while r + MR1 <= nrows:
                     _block8x1(src, r, k0, k1, w, nr, j0, L, dst)
-                r += 8
+                    r += MR1
             while r + 4 <= nrows:
                 if nr == 2 * L:
                     _block4x2(src[r], src[r + 1], src[r + 2], src[r + 3], k0, k1, w, nr, j0, L,
@@ -247,10 +214,9 @@ def activate_rows(a, nrows, n, code):  # type: ignore[no-untyped-def]
     """Apply activation `code` in place to a[:nrows, :n], a C-contiguous block of rows.
 
     Sigmoid and ReLU run as one loop over all nrows x width elements, padding columns
-    included (no later layer reads them): one long vectorized loop instead
-    of a short one per row, whose leftover elements ran scalar (sigmoid 1.47 -> 1.20 ns
-    per element on rows of 50). Softmax takes the row maxima, then the exp of the whole
-    block in one loop, then the row sums (8.9 -> 2.5 ns per element on rows of 10).
+    included (no later layer reads them): one long vectorized loop instead of a short one
+    per row. Softmax takes the row maxima, then the exp of the whole block in one loop,
+    then the row sums.
     """
     flat = a[:nrows].reshape(nrows * a.shape[1])
     if code == SIGMOID:

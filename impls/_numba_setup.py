@@ -11,9 +11,12 @@ folder instead of Numba's default, the `__pycache__` folder beside the source
   4. else no on-disk cache: kernels compile in every new process.
 
 In 1-3 the kernels go to a subfolder named by a hash of loopvec's implementation
-sources (sources_key). Numba checks a cached function against its own file only,
-not the files of the functions it calls: after an edit to _numba_blocks.py alone,
-the kernels of _numba_kernels.py would load from the cache, stale, without it.
+sources (sources_key) and a hash of the compile target (target.key(): CPU name and
+features). Numba checks a cached function against its own file only, not the files
+of the functions it calls: after an edit to _numba_blocks.py alone, the kernels of
+_numba_kernels.py would load from the cache, stale, without it. And the kernels'
+shape depends on the target (target.py), so an AVX2 and an SSE2 build (say,
+NUMBA_CPU_NAME set for one of them) never share a folder.
 
 The choice is made per decorated function, at decoration time (that is when
 Numba picks a cache locator), so other Numba code in the same process keeps
@@ -86,7 +89,9 @@ def sources_key(folder: Path) -> str:
 @functools.lru_cache(maxsize=None)
 def cache_dir() -> str | None:
     """The folder Numba's on-disk cache of loopvec's kernels goes to (see the module doc)."""
-    key = sources_key(Path(__file__).resolve().parent)
+    from loopvec.impls import target
+
+    key = f"{sources_key(Path(__file__).resolve().parent)}-{target.key()}"
     if os.environ.get("NUMBA_CACHE_DIR"):
         return str(Path(os.environ["NUMBA_CACHE_DIR"]) / f"loopvec-{key}")
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from loopvec.impls import _numba_kernels as K
+from loopvec.impls._numba_api import Prepared
 from loopvec.impls._numba_setup import njit
 from loopvec.impls.impl_numba import _identity, _relu, _sigmoid, _softmax
 
@@ -70,11 +71,10 @@ def tuned_activation(dst, n_out, code):  # type: ignore[no-untyped-def]
         K.activate_rows(dst[t0:t0 + nrows], nrows, n_out, code)
 
 
-def tuned_layer(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """A layer as numba-tuned stores it: packed weights, padded bias, padded width, SIMD lanes."""
-    L = K.lanes(W.dtype)
-    npad = K.padded(W.shape[1], L)
-    wp = np.empty(W.shape[0] * npad, dtype=W.dtype)
-    K.pack_weights(np.ascontiguousarray(W), L, wp)
-    bp = np.concatenate([b, np.zeros(npad - b.shape[0], b.dtype)])
-    return wp, bp, npad, L
+def tuned_layer(p: Prepared, k: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Layer k exactly as numba-tuned's forward reads it from its Prepared network: the same
+    packed, 64-byte aligned, zero-padded weights (views, not copies), the padded bias, the padded
+    width and the SIMD lanes."""
+    wp = p.wflat[p.offs[k, 0]:p.offs[k + 1, 0]]  # (n_in * npad,) SIMD panels, as pack_weights lays them
+    bp = p.bflat[p.offs[k, 1]:p.offs[k + 1, 1]]  # (npad,)
+    return wp, bp, int(p.offs[k + 1, 1] - p.offs[k, 1]), p.lanes

@@ -1,11 +1,12 @@
-"""A 512-bit SIMD value type for Numba kernels and its operations (load, store, broadcast, FMA,
-lane sum, prefetch).
+"""A SIMD value type for Numba kernels, one vector register wide, and its operations (load,
+store, broadcast, multiply-add, lane sum, prefetch).
 
 Numba runs no SLP vectorizer, and LLVM fully unrolls a 16-wide constant loop before its loop
-vectorizer sees it, so plain-loop register blocks stay scalar (5-10 GFLOP/s measured). These
-intrinsics give the dense kernel explicit <8 x double> / <16 x float> values instead: each
-lowers to one LLVM vector instruction (zmm vfmadd231pd and friends in the assembly), and
-vsum to three halving adds.
+vectorizer sees it, so plain-loop register blocks stay scalar. These intrinsics give the
+dense kernel explicit vector values instead, as wide as one register of the target Numba
+compiles for (target.py): <8 x double> / <16 x float> on AVX-512 (zmm), <4 x double> /
+<8 x float> on AVX/AVX2 (ymm), <2 x double> / <4 x float> on SSE2 and NEON. Each operation
+lowers to one LLVM vector instruction, vsum to log2(lanes) halving adds.
 """
 from __future__ import annotations
 
@@ -16,17 +17,22 @@ from numba.core import cgutils
 from numba.core.datamodel import models
 from numba.extending import intrinsic, overload, register_model
 
+from loopvec.impls import target
 from loopvec.impls._fastexp import exp32, exp64
 
+TARGET = target.current()
+VECTOR_BITS = TARGET.vector_bits  # one vector register of the compile target
+FMA = TARGET.fma  # the target has a fused multiply-add instruction
 
-# ---- a 512-bit SIMD value type and its operations -------------------------
+
+# ---- a SIMD value type, one register wide, and its operations -------------
 
 class _Simd(types.Type):
-    """One 64-byte vector of float64 (8 lanes) or float32 (16 lanes)."""
+    """One vector register of float64 or float32 (VECTOR_BITS / element bits lanes)."""
 
     def __init__(self, dtype: types.Float) -> None:
         self.dtype = dtype
-        self.lanes = 512 // dtype.bitwidth
+        self.lanes = VECTOR_BITS // dtype.bitwidth
         super().__init__(name=f"simd{self.lanes}x{dtype}")
 
 
@@ -38,7 +44,8 @@ class _SimdModel(models.PrimitiveModel):
 
 
 def lanes(dtype: np.dtype) -> int:
-    return 64 // np.dtype(dtype).itemsize
+    """Elements of dtype per vector register of the compile target."""
+    return VECTOR_BITS // (8 * np.dtype(dtype).itemsize)
 
 
 def _is_float_array(a):  # type: ignore[no-untyped-def]
@@ -98,13 +105,14 @@ def vsplat(typingctx, x):  # type: ignore[no-untyped-def]
 
 @intrinsic
 def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
-    """a * b + c, lane by lane, one rounding (llvm.fma)."""
+    """a * b + c, lane by lane: one rounding (llvm.fma) where the target has FMA, else a
+    multiply and an add (llvm.fmuladd: llvm.fma without FMA hardware is a libm call per lane)."""
     if not (isinstance(a, _Simd) and a == b == c):
         return None
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         vt = args[0].type
-        name = f"llvm.fma.v{vt.count}f{a.dtype.bitwidth}"
+        name = f"llvm.{'fma' if FMA else 'fmuladd'}.v{vt.count}f{a.dtype.bitwidth}"
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]), name)
         return builder.call(fn, args)
 
@@ -151,11 +159,30 @@ def prefetch(typingctx, a, i):  # type: ignore[no-untyped-def]
 
 @intrinsic
 def _wide(typingctx):  # type: ignore[no-untyped-def]
-    """Let LLVM's loop vectorizer use 512-bit vectors in this function (it prefers 256 on AVX-512)."""
+    """Let LLVM's loop vectorizer use the target's full vector width in this function
+    (VECTOR_BITS: it prefers 256 on AVX-512)."""
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         # a string attribute: llvmlite's AttributeSet.add only takes known flag names
-        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        set.add(builder.function.attributes, f'"prefer-vector-width"="{VECTOR_BITS}"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+@intrinsic
+def _no_unroll(typingctx):  # type: ignore[no-untyped-def]
+    """Keep LLVM from unrolling this function's loops, and from inlining it (its callers'
+    attributes would then apply), on targets of 16 vector registers. For register blocks:
+    unrolled twice, a block of 12 accumulators on 16 registers had LLVM hoist the next
+    iteration's broadcasts and spill. With 32 registers nothing spilled, and the code the
+    AVX-512 figures were measured with is kept as it was."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        if TARGET.registers < 32:
+            # optsize sets LoopUnroll's partial/runtime thresholds to 0; noinline keeps it so
+            builder.function.attributes.add("optsize")
+            builder.function.attributes.add("noinline")
         return context.get_dummy_value()
 
     return types.none(), codegen

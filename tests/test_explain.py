@@ -77,3 +77,28 @@ def test_a_folder_where_the_plot_goes_is_one_line_after_the_results_are_saved(tm
     assert "exists and is a folder" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     (saved,) = (tmp_path / "m1" / "explain").glob("*.json")
     assert f"results: {saved}" in proc.stdout
+
+
+@pytest.mark.parametrize("net", ["toy", "mnist"])
+def test_explains_tuned_layers_are_forwards_own_packing(net: str) -> None:
+    """explain times numba-tuned's layers on the very arrays its forward reads: the same packed,
+    aligned, zero-padded weights (round two's explain packed its own copy, unaligned, with garbage
+    in the padding)."""
+    import numpy as np
+
+    from loopvec import impls
+    from loopvec.bench.measure import stages
+    from loopvec.impls import _numba_stages as NS
+
+    p = stages.tuned_prepared(net)
+    for k in range(len(p.sizes) - 1):
+        wp, bp, npad, L = NS.tuned_layer(p, k)
+        assert np.shares_memory(wp, p.wflat) and np.shares_memory(bp, p.bflat)
+        assert npad % L == 0 and bp.shape == (npad,)
+        assert not bp[p.sizes[k + 1]:].any()  # the padded bias lanes are zero
+    assert p.wflat.ctypes.data % 64 == 0
+    # and that Prepared is one numba-tuned's forward computes with
+    x = np.random.default_rng(0).standard_normal((5, p.n_in))
+    ref = impls.get("numpy")
+    want = ref.forward(ref.prepare(stages.network(net)), x)
+    np.testing.assert_allclose(impls.get("numba-tuned").forward(p, x), want, rtol=1e-9, atol=1e-12)

@@ -302,7 +302,8 @@ def test_blocks_keep_their_accumulators_in_registers_neon(tmp_path: Path) -> Non
         assert muls >= 4, f"neon {name}: no multiply-add loop found"
         assert stack == 0, f"neon {name}: {stack} vector loads/stores to the stack in the hot loop"
     asm = _retarget(out["code"]["_block8x2-float64"], "aarch64-unknown-linux-gnu", "neoverse-n1", "+neon")
-    assert _hot_loop_stack_refs(asm, "aarch64")[0] == 16  # 16 fmla per k: the whole 8 x 2 block
+    muls = _hot_loop_stack_refs(asm, "aarch64")[0]
+    assert muls >= 16 and muls % 16 == 0  # 16 fmla per k, the whole 8 x 2 block (LLVM may unroll it on 32 registers)
 
 
 # ---------------------------------------------------------------- agreement on other ISAs (slow)

@@ -214,6 +214,12 @@ def _numba(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | 
     return Setup(kernel, (z + b, out), lambda _: out), lambda got: _close(got, nxt, entrant)
 
 
+@lru_cache(maxsize=None)
+def tuned_prepared(net: str) -> Any:
+    """numba-tuned's Prepared network: the packing its forward uses, which explain's stages share."""
+    return impls.get("numba-tuned").prepare(network(net))
+
+
 def _tuned(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
     whole = _whole(case, entrant)
     if whole:
@@ -223,7 +229,7 @@ def _tuned(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | 
 
     idx, stage, (a, z, nxt) = _layer(case, entrant)
     W, b = network(case.network).layers[idx]
-    wp, bp, npad, L = NS.tuned_layer(W, b)
+    wp, bp, npad, L = NS.tuned_layer(tuned_prepared(case.network), idx)  # forward's own packing
     n_out = W.shape[1]
     src = np.zeros((a.shape[0], K.padded(a.shape[1], L)))
     src[:, :a.shape[1]] = a  # the previous layer's padded tile, as the fused kernel reads it
