@@ -273,10 +273,22 @@ def forward_tile(X, r0, nrows, wflat, bflat, offs, sizes, L, hidden, output, out
 
 
 @njit(**OPTS)
+def aligned(n, dtype):  # type: ignore[no-untyped-def]
+    """np.empty(n) starting on a 64-byte boundary, in compiled code. A tile buffer where the
+    allocator happens to put it (16 mod 64, say, fixed for a process's life) made the same
+    kernel's speed differ from process to process."""
+    buf = np.empty(n + 64, dtype=dtype)
+    size = buf.itemsize
+    start = ((64 - buf.ctypes.data % 64) % 64) // size
+    return buf[start:start + n]
+
+
+@njit(**OPTS)
 def forward_rows(X, r0, r1, wflat, bflat, offs, sizes, L, hidden, output, out, width):  # type: ignore[no-untyped-def]
     """Rows r0..r1 in tiles of TILE samples; two tile buffers of up to `width` padded columns."""
-    buf0 = np.empty(min(TILE, r1 - r0) * width, dtype=X.dtype)
-    buf1 = np.empty(min(TILE, r1 - r0) * width, dtype=X.dtype)
+    n = min(TILE, r1 - r0) * width
+    buf0 = aligned(n, X.dtype)
+    buf1 = aligned(n, X.dtype)
     for t0 in range(r0, r1, TILE):
         forward_tile(X, t0, min(TILE, r1 - t0), wflat, bflat, offs, sizes, L, hidden, output, out, buf0, buf1)
 
