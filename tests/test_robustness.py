@@ -60,10 +60,11 @@ def leftovers(folder: Path) -> list[Path]:
 # ------------------------------------------------------------------ signals (items 3, 4)
 
 def run_and_signal(tmp: Path, sigs: list[int], gap: float = 0.0) -> tuple[subprocess.Popen, str, str]:
-    """Start a run whose second case is slow pure Python (about 2 s a call); send `sigs` while
+    """Start a run whose second case is slow pure Python (about 2 s a call; the full profile does not
+    cap it); send `sigs` while
     that case's first round runs, once the first case has finished."""
-    proc = subprocess.Popen([*LOOPVEC, "run", "--impl", "numpy", "python", "--only", "forward-mnist-b0001",
-                             "--only", "forward-mnist-b1000", "--machine", "sig", "--results-dir", str(tmp / "res")],
+    proc = subprocess.Popen([*LOOPVEC, "run", "--profile", "full", "--impl", "numpy", "python", "--only", "forward-mnist-b0001-",
+                             "--only", "forward-mnist-b1000-", "--machine", "sig", "--results-dir", str(tmp / "res")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env_for(tmp))
     watchdog = threading.Timer(240, proc.kill)
     watchdog.start()

@@ -156,7 +156,7 @@ def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_numba_run_records_compile_and_cached_first_calls(tmp_path: Path) -> None:
     pytest.importorskip("numba")
-    proc = run("run", "--impl", "numba", "--only", "forward-toy-b0001", "--results-dir", str(tmp_path))
+    proc = run("run", "--impl", "numba", "--only", "forward-toy-b0001", "--startup-probe", "--results-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(only_file(tmp_path).read_text())
     st = data["loopvec"]["numba_startup"]["numba"]

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="hold every implementation in the timed processes to this instruction set (Numba's "
                         "target, OpenBLAS's core type, torch's CPU capability): see what another machine would "
                         "get; results go to <machine>-emu-<isa> (default: native)")
+    p.add_argument("--startup-probe", action=argparse.BooleanOptionalAction, default=None,
+                   help="time Numba's first call in two new processes, compiling into an empty cache and then "
+                        "loading it (default: in the full profile only; it compiles every kernel, 20-30 s)")
     p.add_argument("--precision", type=percent, metavar="PCT",
                    help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
                         "±PCT%% or the case's (raised) time cap is reached (default: ±2%% within the profile's cap)")
@@ -205,7 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "started_utc": started.isoformat(timespec="seconds"), "commit": commit, "isa": args.isa,
             "emulated": args.isa != "native"}
     try:
-        data, progress = run_suite(cfg, info, say)
+        probe = args.startup_probe if args.startup_probe is not None else args.profile == "full"
+        data, progress = run_suite(cfg, info, say, probe=probe)
         # run_suite ignores further signals once the cases are over: the save below cannot be cut short
         if data is None:
             with contextlib.suppress(OSError):
