@@ -86,14 +86,14 @@ def test_the_between_process_spread_is_the_workers_own() -> None:
     b = [[2.0], [2.0], [1.0 / 0.6], [1.0 / 0.6]]
     iv = stats.ratio(a, b, key="s", num_workers=[0, 0, 1, 1], den_workers=[0, 0, 1, 1])
     assert iv.between == pytest.approx(0.2)
-    assert iv.value == pytest.approx(np.sqrt(0.5 * 0.6))  # the geometric mean of the workers' ratios
-    assert iv.lo < 0.5 and iv.hi > 0.6  # two workers: t with one degree of freedom, wide
+    assert iv.value == pytest.approx(1.0 / np.quantile([2.0, 2.0, 1 / 0.6, 1 / 0.6], 0.25))  # all passes pooled
+    assert iv.lo < 0.5 and iv.hi >= 0.6  # two workers: t with one degree of freedom, wide
 
 
-def test_the_estimate_is_the_geometric_mean_of_the_workers_estimates() -> None:
-    passes = [[1.0], [1.0], [4.0], [4.0]]
-    assert stats.estimate(passes, [0, 0, 1, 1]) == pytest.approx(2.0)
-    assert stats.worker_estimates(passes, [0, 0, 1, 1]) == {0: 1.0, 1: 4.0}
+def test_the_estimate_pools_every_workers_passes() -> None:
+    passes = [[1.0], [2.0], [4.0], [3.0]]
+    assert stats.estimate(passes, [0, 0, 1, 1]) == pytest.approx(np.quantile([1.0, 2.0, 3.0, 4.0], 0.25))
+    assert stats.worker_estimates(passes, [0, 0, 1, 1]) == {0: 1.25, 1: 3.25}
 
 
 def test_the_small_sample_factor_follows_student() -> None:

@@ -233,7 +233,7 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
     lv = dict(info, format=FORMAT, complete=complete, planned=len(sched.cases), finished=len(done),
               timed=len(entries), skipped=progress.skipped, failed=progress.failed,
               finished_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              estimator={"per_pass": "min", "quantile": stats.ESTIMATOR_QUANTILE, "across_workers": "geometric mean",
+              estimator={"per_pass": "min", "quantile": stats.ESTIMATOR_QUANTILE, "across_workers": "pooled",
                          "interval": f"{100 * stats.CONFIDENCE:g}% two-level bootstrap (worker processes, then "
                                      f"their passes, paired), {stats.BOOTSTRAP_RESAMPLES} resamples, widened by "
                                      f"t/z*sqrt(W/(W-1)) for W workers"},

@@ -46,10 +46,10 @@ terminal with `loopvec compare results/A results/B`.
 
 ## How to read the tables
 
-- Each cell is the **time per call** of one implementation on one case: per worker process, the
-  lower quartile of the fastest round of each interleaved pass; then the geometric mean over the
-  run's worker processes (pytest-benchmark rounds; every round, with its worker and
-  pytest-benchmark's own median and IQR, is in the JSON; the IQR is shaded in the plots).
+- Each cell is the **time per call** of one implementation on one case: the lower quartile of
+  the fastest round of each interleaved pass, over all the run's worker processes
+  (pytest-benchmark rounds; every round, with its worker and pytest-benchmark's own median
+  and IQR, is in the JSON; the IQR is shaded in the plots).
 - **xN ±P%** is the speedup over pure Python on the same case in the same run, the ratio of the
   two times, with its 95% interval (a two-level bootstrap: worker processes, then their passes,
   paired; widened by Student's t for the number of workers). x0.5 means twice as *slow* as the
