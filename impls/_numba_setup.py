@@ -8,7 +8,11 @@ folder instead of Numba's default, the `__pycache__` folder beside the source
   2. else $XDG_CACHE_HOME/loopvec/numba (~/.cache/loopvec/numba; ~/Library/Caches on
      macOS, %LOCALAPPDATA% on Windows);
   3. else, if that cannot be written, <temp dir>/loopvec-numba-<user>;
-  4. else no on-disk cache: kernels compile in every new process.
+  4. else no on-disk cache: kernels compile in every new process (said once, on stderr).
+
+In 2 and 3 a folder is used only if it is a real folder owned by this user that nobody
+else can write to (created 0700 when missing): Numba unpickles the index files it finds
+there, so another user's folder at the predictable temporary path would run their code.
 
 In 1-3 the kernels go to a subfolder named by a hash of loopvec's implementation
 sources (sources_key) and a hash of the compile target (target.key(): CPU name and
@@ -29,6 +33,7 @@ import functools
 import getpass
 import hashlib
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -78,6 +83,31 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def _ours(folder: Path) -> bool:
+    """Whether `folder` is a real folder (no link) owned by this user and writable by nobody else.
+    Numba unpickles the index files it finds in its cache folder: a folder another user can write
+    to is a way to run their code as ours."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o022:
+        return False
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
+
+
+def _private(root: Path, key: str) -> Path | None:
+    """root/key, created 0700 where missing, if every folder from root down is ours; else None."""
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (root / key).mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    if not (_ours(root) and _ours(root / key)) or not _writable(root / key):
+        return None
+    return root / key
+
+
 def sources_key(folder: Path) -> str:
     """16 hex digits of a sha256 over the names and contents of folder's *.py files."""
     h = hashlib.sha256()
@@ -99,8 +129,11 @@ def cache_dir() -> str | None:
     except Exception:  # no user name (containers without passwd entries)
         user = str(os.getuid()) if hasattr(os, "getuid") else "user"
     for root in (_user_cache_root() / "loopvec" / "numba", Path(tempfile.gettempdir()) / f"loopvec-numba-{user}"):
-        if _writable(root / key):
-            return str(root / key)
+        folder = _private(root, key)
+        if folder is not None:
+            return str(folder)
+    print("loopvec: no private folder for Numba's on-disk cache (the ones found are not this user's own, or "
+          "others can write to them); compiling in memory, every process", file=sys.stderr)
     return None
 
 

@@ -89,3 +89,35 @@ def test_the_kernel_cache_has_a_folder_per_state_of_the_sources(tmp_path: Path, 
         assert _numba_setup.cache_dir() == str(tmp_path / "nc" / f"loopvec-{key}-{target.key()}")
     finally:
         _numba_setup.cache_dir.cache_clear()
+
+
+def test_a_cache_folder_another_user_can_write_is_never_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The predictable temporary path pre-created by someone else (another owner where the test
+    runs as root, else mode 0777): loopvec never uses it for Numba's cache, whose index files
+    Numba unpickles."""
+    import getpass
+    import tempfile
+
+    from loopvec.impls import _numba_setup
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "cache"))  # under a file: cannot be created
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    hostile = tmp_path / f"loopvec-numba-{getpass.getuser()}"
+    hostile.mkdir()
+    hostile.chmod(0o777)
+    if os.getuid() == 0:
+        os.chown(hostile, 12345, 12345)
+    _numba_setup.cache_dir.cache_clear()
+    try:
+        assert _numba_setup.cache_dir() is None
+        hostile.chmod(0o700)
+        if os.getuid() == 0:
+            os.chown(hostile, 0, 0)
+        _numba_setup.cache_dir.cache_clear()
+        got = _numba_setup.cache_dir()  # once it is ours and private, it is used
+        assert got is not None and Path(got).parent == hostile and (Path(got).stat().st_mode & 0o777) == 0o700
+    finally:
+        _numba_setup.cache_dir.cache_clear()
