@@ -5,9 +5,8 @@ import argparse
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 
-from loopvec.bench.cli.args import bounded_int, clean, machine_name, path, pattern
+from loopvec.bench.cli.args import bounded_int, machine_name, path, pattern
 from loopvec.bench.cli.errors import CLIError
 from loopvec.bench.measure.isa import ISAS
 
@@ -45,15 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from loopvec.bench.cli.args import impl_names
-    from loopvec.bench.cli.cmd_run import Out, short_commit
-    from loopvec.bench.measure import machine
+    from loopvec.bench.cli.cmd_run import Out, results_folder, short_commit
     from loopvec.bench.measure import workloads as W
     from loopvec.bench.measure.config import RunConfig
     from loopvec.bench.measure.isa import IsaError, check_isa
     from loopvec.bench.measure.pool import run_suite
     from loopvec.bench.measure.runner import restore_signals
     from loopvec.bench.present.calibration import calibration, calibration_lines
-    from loopvec.bench.store.atomic import WriteError, probe_writable, write_atomic
+    from loopvec.bench.store.atomic import write_atomic
 
     names = impl_names([args.impl])
     try:
@@ -62,14 +60,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     if not W.select(args.profile, names, args.only):
         raise CLIError(f"no case matches --only {' '.join(args.only or [])!r} for {args.impl}")
-    name = args.machine or machine.default_machine_name()
-    if args.isa != "native":
-        name = f"{name}-emu-{args.isa}"
-    folder = Path(args.results_dir) / name / "calibrate"
-    try:
-        probe_writable(folder)
-    except WriteError as exc:
-        raise CLIError(f"--results-dir {clean(args.results_dir)}: {exc}") from None
+    name, folder = results_folder(args.results_dir, args.machine, args.isa, "calibrate")
     started = dt.datetime.now(dt.timezone.utc)
     commit = short_commit()
     say = Out()

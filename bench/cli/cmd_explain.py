@@ -5,7 +5,6 @@ import argparse
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 
 from loopvec.bench.cli.args import clean, impl_names, machine_name, path, percent, positive_int
 from loopvec.bench.cli.errors import CLIError
@@ -59,14 +58,14 @@ def check_memory(network: str, batch: int, ram: int | None) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from loopvec.bench.cli.cmd_run import Out, short_commit
+    from loopvec.bench.cli.cmd_run import Out, results_folder, short_commit
     from loopvec.bench.measure import machine
     from loopvec.bench.measure.config import RunConfig
     from loopvec.bench.measure.pool import run_suite
     from loopvec.bench.measure.runner import restore_signals
     from loopvec.bench.measure.stages import EXPLAINED
     from loopvec.bench.present.explain import breakdown_lines, plot_breakdown
-    from loopvec.bench.store.atomic import WriteError, probe_writable, save_with_fallbacks
+    from loopvec.bench.store.atomic import save_with_fallbacks
 
     names = [n for n in impl_names(args.impl) if n in EXPLAINED or args.impl]
     left_out = [n for n in names if n not in EXPLAINED]
@@ -75,12 +74,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                        f"split across threads); expected some of {', '.join(EXPLAINED)}")
     batches = args.batch or ([1, 100, 10_000] if args.network == "mnist" else [1, 100])
     check_memory(args.network, max(batches), machine.ram_bytes())
-    name = args.machine or machine.default_machine_name()
-    folder = Path(args.results_dir) / name / "explain"
-    try:
-        probe_writable(folder)
-    except WriteError as exc:
-        raise CLIError(f"--results-dir {clean(args.results_dir)}: {exc}") from None
+    name, folder = results_folder(args.results_dir, args.machine, sub="explain")
     started = dt.datetime.now(dt.timezone.utc)
     commit = short_commit()
     say = Out()

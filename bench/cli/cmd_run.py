@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ table (time per call, speedup over pure Python with its 95% interval, GFLOP/s an
 share of the machine's measured peak) and write
 results/<machine>/<UTC timestamp>_<commit>.json.
 
-The quick profile takes about 2 minutes on 2 cores; full sweeps more sizes (10-15
+The quick profile takes about 2.5 minutes on 2 cores; full sweeps more sizes (10-15
 minutes). Case ids look like forward-mnist-b0100-numpy; --list prints them.
 Ctrl-C, SIGTERM or a closed terminal stop the run and keep the finished cases in a
 file marked incomplete. Exit codes: 0 done, 1 a wrong answer, 2 bad input,
@@ -128,6 +127,23 @@ class Out:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def results_folder(results_dir: str, machine_name: str | None, isa: str = "native", sub: str = "") -> tuple[str, Path]:
+    """(machine name, the folder results go to), checked writable now, not after the run. An
+    emulated ISA gets its own machine folder, <machine>-emu-<isa>: it never mixes with the machine's."""
+    from loopvec.bench.measure import machine
+    from loopvec.bench.store.atomic import WriteError, probe_writable
+
+    name = machine_name or machine.default_machine_name()
+    if isa != "native" and not name.endswith(f"-emu-{isa}"):
+        name = f"{name}-emu-{isa}"
+    folder = Path(results_dir) / name / sub if sub else Path(results_dir) / name
+    try:
+        probe_writable(folder)
+    except WriteError as exc:
+        raise CLIError(f"--results-dir {clean(results_dir)}: {exc}") from None
+    return name, folder
+
+
 def _prepare_data(data: str | None) -> str | None:
     """--data (or $LOOPVEC_DATA, or the default folder) checked before any case runs: the folder
     the workers read the real-MNIST cases from (RunConfig.data), or None when there is none."""
@@ -165,8 +181,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from loopvec.bench.measure.pool import run_suite
     from loopvec.bench.measure.runner import restore_signals
     from loopvec.bench.present.table import format_table
-    from loopvec.bench.store.atomic import WriteError, probe_writable
-
     names = impl_names(args.impl)
     check_threads(args.threads, names)
     if args.data is not None and not Path(args.data).is_dir():
@@ -185,14 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except IsaError as exc:
         raise CLIError(str(exc)) from None
     data_dir = _prepare_data(args.data)
-    machine_name_ = args.machine or machine.default_machine_name()
-    if args.isa != "native" and not machine_name_.endswith(f"-emu-{args.isa}"):
-        machine_name_ = f"{machine_name_}-emu-{args.isa}"  # emulated results never mix with the machine's own
-    folder = Path(args.results_dir) / machine_name_
-    try:
-        probe_writable(folder)  # a read-only or missing-permission folder fails now, not after the run
-    except WriteError as exc:
-        raise CLIError(f"--results-dir {clean(args.results_dir)}: {exc}") from None
+    machine_name_, folder = results_folder(args.results_dir, args.machine, args.isa)
     started = dt.datetime.now(dt.timezone.utc)
     commit = short_commit()
     say = Out()
