@@ -284,7 +284,7 @@ def partial_lines(runs: list[Run]) -> list[str]:
                 why = [f"{r.label}: {r.rows[case].note[impl]}" for r in runs
                        if impl not in r.rows[case].estimate and impl in r.rows[case].note]
                 out.append(f"  {case} {impl}: timed only in {', '.join(timed)}" + (f" ({'; '.join(why)})" if why else ""))
-    return [f"in only some of the runs (not compared above):"] + out if out else []
+    return ["in only some of the runs (not compared above):"] + out if out else []
 
 
 def guard(runs: list[Run], pairs: list[tuple[str, str]], pct: float) -> tuple[bool, list[str]]:

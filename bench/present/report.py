@@ -17,7 +17,7 @@ from loopvec.bench.present.plots import MARKER, file_stem, plot_gflops, plot_lad
 from loopvec.bench.present.plots_across import plot_headline, plot_machines_forward
 from loopvec.bench.present.readme_block import results_block, update_readme
 from loopvec.bench.present.table import format_table
-from loopvec.bench.store.atomic import WriteError, write_atomic
+from loopvec.bench.store.atomic import write_atomic
 from loopvec.bench.store.find import newest_runs
 from loopvec.bench.store.results import ResultsError, load_run
 

@@ -7,7 +7,6 @@ from loopvec.bench.measure.machine import describe, summary
 from loopvec.bench.measure.stats import ratio
 from loopvec.bench.core import YARDSTICK
 from loopvec.bench.core import fmt_ratio, fmt_time, pm, size_label
-from loopvec.bench.core import ordered
 from loopvec.bench.present.rows import Row, columns, families, rows
 
 CELL = 24
