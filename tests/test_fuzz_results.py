@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from loopvec.bench.cli.main import main
@@ -49,6 +49,11 @@ def _paths(x: Any, prefix: tuple = (), depth: int = 0) -> list[tuple]:
 PATHS = _paths(BASE)
 
 
+def _index(path: tuple) -> int:
+    """The mutation index that hits `path` (where the committed run has it), else 0."""
+    return PATHS.index(path) if path in PATHS else 0
+
+
 def _mutated(choices: list[tuple[int, Any]]) -> dict[str, Any]:
     data = json.loads(json.dumps(BASE))
     for index, value in choices:
@@ -89,6 +94,9 @@ def test_compare_of_a_mutated_run_answers_0_1_or_2(tmp_path: Path, capsys: pytes
 @pytest.mark.skipif(not REAL, reason="needs a committed run under results/")
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations)
+@example([(_index(("loopvec", "skipped", 0, "reason")), [1])])  # found by CI: the fields report reads
+@example([(_index(("loopvec", "skipped", 0, "reason")), None)])
+@example([(_index(("loopvec", "command", 0)), None)])
 def test_report_of_a_mutated_run_answers_0_or_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                choices: list[tuple[int, Any]]) -> None:
     root = tmp_path / "res"
@@ -107,4 +115,17 @@ def test_compare_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureF
     good = _write(tmp_path / "good.json", BASE)
     bad = _write(tmp_path / "bad.json", _mutated(choices))
     assert main(["compare", str(good), str(bad), "--fail-slower", "10"]) in (0, 1, 2)
+    capsys.readouterr()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL, reason="needs a committed run under results/")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations)
+def test_report_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        choices: list[tuple[int, Any]]) -> None:
+    root = tmp_path / "res"
+    _write(root / "m" / "20260101T000000Z_good.json", BASE)
+    _write(root / "m" / "20260102T000000Z_bad.json", _mutated(choices))
+    assert main(["report", str(root)]) in (0, 2)
     capsys.readouterr()

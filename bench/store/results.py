@@ -115,9 +115,10 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
             raise fail(path, f"loopvec.{key} is not an object of " + ("objects" if key == "noise" else "numbers"))
     _check_loopvec(lv, path)
     for key in ("skipped", "failed"):
-        if key in lv and not (isinstance(lv[key], list) and all(isinstance(i, dict) and isinstance(i.get("id"), str)
-                                                                for i in lv[key])):
-            raise fail(path, f"loopvec.{key} is not a list of {{'id': ...}} objects")
+        if key in lv and not (isinstance(lv[key], list) and all(
+                isinstance(i, dict) and isinstance(i.get("id"), str)
+                and all(isinstance(i.get(k, ""), str) for k in ("reason", "message")) for i in lv[key])):
+            raise fail(path, f"loopvec.{key} is not a list of {{'id': ..., 'reason'/'message': text}} objects")
     if not data["benchmarks"]:
         raise fail(path, "contains no timed benchmark")
     seen: dict[tuple[str, str], int] = {}
@@ -194,7 +195,7 @@ def _check_extra(extra: dict[str, Any], stats: dict[str, Any], where: str, path:
 
 def _check_loopvec(lv: dict[str, Any], path: str | Path) -> None:
     """The run-level fields loopvec reads: of the right type, finite."""
-    for key in ("only", "impls"):
+    for key in ("only", "impls", "command"):
         if key in lv and not (isinstance(lv[key], list) and all(isinstance(x, str) for x in lv[key])):
             raise fail(path, f"loopvec.{key} is {lv[key]!r}, expected a list of text")
     if lv.get("threads") is not None and not (isinstance(lv["threads"], int) and not isinstance(lv["threads"], bool)
