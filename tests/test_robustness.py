@@ -117,8 +117,8 @@ def _probe_processes() -> list[str]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to look for orphan processes")
 def test_sigterm_during_the_numba_probe_leaves_no_orphan_and_no_temp_folder(tmp_path: Path) -> None:
     before = set(_probe_processes())
-    proc = subprocess.Popen([*LOOPVEC, "run", "--impl", "numba", "--only", "forward-toy-b0001", "--results-dir",
-                             str(tmp_path / "res")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([*LOOPVEC, "run", "--impl", "numba", "--only", "forward-toy-b0001", "--startup-probe",
+                             "--results-dir", str(tmp_path / "res")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tmp_path, env=env_for(tmp_path))
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -104,7 +104,7 @@ class Interval:
     def from_dict(d: Any) -> "Interval | None":
         try:
             iv = Interval(float(d["value"]), float(d["lo"]), float(d["hi"]), workers=int(d.get("workers", 1)))
-        except (TypeError, KeyError, ValueError, AttributeError):
+        except (TypeError, KeyError, ValueError, AttributeError, OverflowError):
             return None
         if not all(math.isfinite(x) for x in (iv.value, iv.lo, iv.hi)) or not (0 < iv.lo <= iv.value <= iv.hi):
             return None
