@@ -74,6 +74,14 @@ def _write(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def _report_code(tmp_path: Path, choices: list[tuple[int, Any]]) -> int:
+    """`loopvec report` over a machine folder whose newest run is the mutated one (skipped if unreadable)."""
+    root = tmp_path / "res"
+    _write(root / "m" / "20260101T000000Z_good.json", BASE)
+    _write(root / "m" / "20260102T000000Z_bad.json", _mutated(choices))
+    return main(["report", str(root)])
+
+
 mutations = st.lists(st.tuples(st.integers(0, 10**6), values), min_size=1, max_size=3)
 
 
@@ -100,10 +108,7 @@ def test_compare_of_a_mutated_run_answers_0_1_or_2(tmp_path: Path, capsys: pytes
 @example([(_index(("loopvec", "command", 0)), None)])
 def test_report_of_a_mutated_run_answers_0_or_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                choices: list[tuple[int, Any]]) -> None:
-    root = tmp_path / "res"
-    _write(root / "m" / "20260101T000000Z_good.json", BASE)
-    _write(root / "m" / "20260102T000000Z_bad.json", _mutated(choices))  # the newest: skipped if unreadable
-    assert main(["report", str(root)]) in (0, 2)
+    assert _report_code(tmp_path, choices) in (0, 2)
     capsys.readouterr()
 
 
@@ -125,8 +130,5 @@ def test_compare_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureF
 @given(mutations)
 def test_report_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         choices: list[tuple[int, Any]]) -> None:
-    root = tmp_path / "res"
-    _write(root / "m" / "20260101T000000Z_good.json", BASE)
-    _write(root / "m" / "20260102T000000Z_bad.json", _mutated(choices))
-    assert main(["report", str(root)]) in (0, 2)
+    assert _report_code(tmp_path, choices) in (0, 2)
     capsys.readouterr()
