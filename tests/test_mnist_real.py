@@ -76,7 +76,9 @@ def test_numpy_reaches_the_books_accuracy(test_set: tuple[np.ndarray, np.ndarray
     assert abs(accuracy - BOOK_ACCURACY) < 5e-5, accuracy
 
 
-@pytest.mark.parametrize("name", impls.available())
+# pure Python takes 10-30 s over the 10,000 images: slow
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "python" else n
+                                  for n in impls.available()])
 def test_every_impl_reaches_the_books_accuracy(name: str, network: Network,
                                                test_set: tuple[np.ndarray, np.ndarray],
                                                numpy_predictions: np.ndarray) -> None:

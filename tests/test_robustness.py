@@ -249,6 +249,7 @@ def good_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _good_run(tmp_path_factory.mktemp("good"))
 
 
+@pytest.mark.slow  # good_run is a subprocess run of loopvec
 @pytest.mark.parametrize("breakage", ["env-list", "versions-str", "peak-str", "deep", "fifo", "ansi"])
 def test_compare_refuses_hostile_results_files(tmp_path: Path, good_run: Path, breakage: str) -> None:
     data = json.loads(good_run.read_text())
@@ -378,6 +379,7 @@ def test_threads_with_numpy_alone_does_not_blame_numba(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "Numba" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_run_that_saves_nothing_leaves_no_folder(tmp_path: Path) -> None:
     proc = cli(tmp_path, "run", "--impl", "numpy", "--only", "mnist-real", "--results-dir", str(tmp_path / "res"))
     assert proc.returncode == 0, proc.stderr

@@ -230,6 +230,7 @@ def _env(isa: str) -> dict[str, str]:
     return {"NUMBA_CPU_NAME": cpu, "NUMBA_CPU_FEATURES": _features(minus, plus)}
 
 
+@pytest.mark.slow  # a subprocess compiles the kernels for each instruction set
 @pytest.mark.skipif(not X86, reason="compiles x86-64 code")
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "sse2"])
 def test_blocks_keep_their_accumulators_in_registers_x86(isa: str, tmp_path: Path) -> None:
@@ -288,6 +289,7 @@ def _aarch64_available() -> bool:
         return False
 
 
+@pytest.mark.slow  # a subprocess compiles the kernels with the NEON shape
 @pytest.mark.skipif(not X86, reason="retargets IR compiled by Numba on x86-64")
 @pytest.mark.skipif(not _aarch64_available(), reason="this llvmlite has no aarch64 backend")
 def test_blocks_keep_their_accumulators_in_registers_neon(tmp_path: Path) -> None:
