@@ -54,9 +54,14 @@ def test_the_threaded_build_runs_above_the_threshold_only(monkeypatch: pytest.Mo
     assert calls.n == {"serial": 1, "parallel": 0}
     big()
     assert calls.n == {"serial": 1, "parallel": 1}
-    tuned = impls.get("numba-tuned")  # the serial implementation never takes the threaded build
-    tuned.forward(tuned.prepare(mnist_shaped_network()), np.ones((ROWS, 784))) if fn == "forward" else None
-    assert calls.n["parallel"] == 1
+    tuned = impls.get("numba-tuned")  # the serial implementation never takes the threaded build, however big
+    if fn == "forward":
+        tuned.forward(tuned.prepare(mnist_shaped_network()), np.ones((ROWS, 784)))
+    elif fn == "matmul":
+        tuned.dot(np.ones((ROWS, 5)), np.ones((5, 4)))
+    else:
+        getattr(tuned, "sigmoid" if fn == "activation" else fn)(np.ones((BIG // 10, 10)))
+    assert calls.n == {"serial": 2, "parallel": 1}
 
 
 @pytest.mark.parametrize("fn", ["step", "sigmoid", "relu", "identity", "softmax"])

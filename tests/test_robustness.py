@@ -405,7 +405,6 @@ def test_pure_python_empty_inner_dimension_is_the_documented_difference() -> Non
     from loopvec import impls
 
     py = impls.get("python")
-    assert "width of an empty dimension" in (py.__doc__ or "")
     assert py.dot(np.zeros((2, 0)), np.zeros((0, 3))) == [0, 0]  # as documented: shape (2,), not (2, 3)
     assert impls.get("numpy").dot(np.zeros((2, 0)), np.zeros((0, 3))).shape == (2, 3)
 
