@@ -92,6 +92,43 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+DEFAULT_L3_BYTES = 32 << 20  # assumed when neither sysfs nor lscpu tells (marked "assumed")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?)i?B?\s*$", re.IGNORECASE)
+
+
+def _parse_size(text: str) -> int | None:
+    """'32768K', '32M', '32 MiB', '1.5M' -> bytes; None when unreadable."""
+    m = _SIZE.match(text)
+    if not m:
+        return None
+    return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()])
+
+
+def l3_cache() -> tuple[int, str]:
+    """(bytes of the last-level cache one core sees, where that came from: "sysfs", "lscpu" or
+    "assumed"). Read from cpu0's cache/index*/ (level 3, size), else `lscpu -C`'s L3 ONE-SIZE
+    (one instance, not the sum over sockets), else DEFAULT_L3_BYTES."""
+    import glob
+    import subprocess
+
+    for d in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+        try:
+            with open(f"{d}/level") as f_level, open(f"{d}/size") as f_size:
+                if f_level.read().strip() == "3" and (size := _parse_size(f_size.read().strip())):
+                    return size, "sysfs"
+        except OSError:
+            continue
+    try:
+        out = subprocess.run(["lscpu", "-C"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) > 1 and cols[0] == "L3" and (size := _parse_size(cols[1])):
+            return size, "lscpu"
+    return DEFAULT_L3_BYTES, "assumed"
+
+
 def measure_peak(dtype: str = "float64", n: int = 2048, repeats: int = 7) -> float:
     """The machine's dense matrix-multiply rate in GFLOP/s: best of a few large np.dot.
 
