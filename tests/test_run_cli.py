@@ -166,3 +166,23 @@ def test_numba_run_records_compile_and_cached_first_calls(tmp_path: Path) -> Non
     # the toy network 2-3-2-2 does 2*3 + 3*2 + 2*2 = 16 multiply-adds a sample, 2 flops each
     assert b["extra_info"]["flops"] == 32
     assert b["extra_info"]["gflops"] * b["extra_info"]["estimate"] * 1e9 == pytest.approx(32)
+
+
+@pytest.mark.slow
+def test_a_run_records_bandwidth_bytes_and_memory_per_call(tmp_path: Path) -> None:
+    proc = run("run", "--impl", "numpy", "numba-tuned", "--only", "relu-n1000", "--only", "forward-toy-b0001",
+               "--memory", "--processes", "1", "--results-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(only_file(tmp_path).read_text())
+    bw = data["loopvec"]["bandwidth"]
+    assert bw["ceiling"]["cache"] > 0 and bw["ceiling"]["dram"] > 0
+    assert bw["footprints"]["cache"] < bw["l3_bytes"] < bw["footprints"]["dram"]
+    assert "bandwidth (STREAM-style" in proc.stdout and "rate (best, % of the binding limit)" in proc.stdout
+    got = {(b["extra_info"]["case"], b["extra_info"]["impl"]): b["extra_info"] for b in data["benchmarks"]}
+    assert got[("relu-n1000", "numpy")]["bytes"] == 16_000  # 1000 float64 read, 1000 written
+    assert got[("forward-toy-b0001", "numpy")]["bytes"] == 27 * 8  # x 2, W and b 6+3, 6+2, 4+2, out 2
+    for e in got.values():
+        assert e["memory"]["method"] != "not measured", e["memory"]
+        assert e["gbps"] == pytest.approx(e["bytes"] / e["estimate"] / 1e9)
+    assert got[("relu-n1000", "numpy")]["memory"]["peak_bytes"] >= 8_000  # its output array
+    assert got[("relu-n1000", "numba-tuned")]["memory"]["allocations"] >= 1  # the output, through Numba's NRT

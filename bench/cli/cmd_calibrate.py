@@ -65,7 +65,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     commit = short_commit()
     say = Out()
     cfg = RunConfig(profile=args.profile, impls=tuple(names), only=tuple(args.only or ()),
-                    processes=args.processes, aa=True, isa=args.isa)
+                    processes=args.processes, aa=True, isa=args.isa,
+                    memory_per_call=False)
     info = {"profile": args.profile, "kind": "calibrate", "machine": name, "impls": names, "threads": None,
             "only": args.only or [], "precision": None, "command": ["loopvec", *sys.argv[1:]],
             "started_utc": started.isoformat(timespec="seconds"), "commit": commit, "isa": args.isa}

@@ -83,7 +83,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "command": ["loopvec", *sys.argv[1:]], "started_utc": started.isoformat(timespec="seconds"),
             "commit": commit}
     cfg = RunConfig(profile="quick", impls=tuple(names), precision=args.precision, explain=args.network,
-                    batches=tuple(batches))
+                    batches=tuple(batches), memory_per_call=True)  # which stage allocates what
     try:
         data, progress = run_suite(cfg, info, say, probe=False)
         if data is None:

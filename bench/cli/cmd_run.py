@@ -58,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--startup-probe", action=argparse.BooleanOptionalAction, default=None,
                    help="time Numba's first call in two new processes, compiling into an empty cache and then "
                         "loading it (default: in the full profile only; it compiles every kernel, 20-30 s)")
+    p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
+                   help="measure the extra memory one call of each case allocates (tracemalloc; Numba's "
+                        "allocation counts), in the first worker, after validating and before timing (default: in "
+                        "the full profile only; under tracemalloc pure Python runs several times slower)")
     p.add_argument("--precision", type=percent, metavar="PCT",
                    help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
                         "±PCT%% or the case's (raised) time cap is reached (default: ±2%% within the profile's cap)")
@@ -207,7 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = machine.speed_env()
     say(f"env       {' '.join(f'{k}={v}' for k, v in env.items()) or 'no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set'}")
     cfg = RunConfig(profile=args.profile, impls=tuple(names), only=tuple(args.only or ()), threads=args.threads,
-                    precision=args.precision, processes=args.processes or 0, isa=args.isa, data=data_dir)
+                    precision=args.precision, processes=args.processes or 0, isa=args.isa, data=data_dir,
+                    memory_per_call=args.memory)
     say(f"impls     {', '.join(names)}; threads {args.threads or 'library defaults'}; "
         f"{cfg.n_processes} worker processes" + (f"; held to {args.isa} (emulated)" if args.isa != "native" else ""))
     info = {"profile": args.profile, "machine": machine_name_, "impls": names, "threads": args.threads,

@@ -27,6 +27,11 @@ class RunConfig:
     aa: bool = False  # calibrate: each implementation against itself, as two arms
     isa: str = "native"  # instruction set the workers are held to (measure/isa.py)
     data: str | None = None  # the real-MNIST folder, checked by the CLI (the workers get it as LOOPVEC_DATA)
+    memory_per_call: bool | None = None  # measure each call's extra memory (one worker); None: in the full profile
+
+    @property
+    def memory(self) -> bool:
+        return self.profile == "full" if self.memory_per_call is None else self.memory_per_call
 
     @property
     def n_processes(self) -> int:

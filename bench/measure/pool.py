@@ -70,6 +70,8 @@ def merge(sched: S.Schedule, progress: Progress, index: int, records: list[dict[
             st.workers.setdefault(e, []).extend([index] * len(got["passes"]))
             if e not in st.ready:
                 st.ready[e] = S.Ready(None, got["first_call_s"], got["iterations"], 0)
+            if st.ready[e].memory is None and isinstance(got.get("memory"), dict):
+                st.ready[e].memory = got["memory"]
             st.first_calls.setdefault(e, []).append(got["first_call_s"])
         for e, why in rec.get("excluded", {}).items():
             st.excluded.setdefault(e, why)
@@ -142,6 +144,31 @@ def measure_peaks(dtypes: list[str], env: dict[str, str], native: bool) -> dict[
     return {d: round(float(v), 2) for d, v in json.loads(proc.stdout).items()}
 
 
+def bandwidth_line(bw: dict[str, Any]) -> str:
+    """'cache 61.2 GB/s (8 MiB), DRAM 18.3 GB/s (512 MiB)': the ceilings and the footprints they were measured at."""
+    fp, ceil = bw.get("footprints", {}), bw.get("ceiling", {})
+    return ", ".join(f"{'DRAM' if lvl == 'dram' else lvl} {ceil[lvl]:.1f} GB/s ({fp.get(lvl, 0) / 2**20:.0f} MiB)"
+                     for lvl in ("cache", "dram") if isinstance(ceil.get(lvl), (int, float)))
+
+
+def measure_bandwidth(env: dict[str, str], native: bool, threads: int | None) -> dict[str, Any]:
+    """The STREAM-style ceilings (bandwidth.py); under --isa in a new process, its Numba loops held to it too."""
+    budget = 2.0
+    if native:
+        from loopvec.bench.measure.bandwidth import measure_bandwidth as measure
+
+        return measure(budget_s=budget, threads=threads)
+    code = ("import json, sys; from loopvec.bench.measure.bandwidth import measure_bandwidth as m; "
+            "t = None if sys.argv[2] == 'none' else int(sys.argv[2]); "
+            "print(json.dumps(m(budget_s=float(sys.argv[1]), threads=t)))")
+    proc = subprocess.run([sys.executable, "-c", code, str(budget), str(threads).lower()], env=env,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"measuring the bandwidth under the ISA failed: {proc.stderr.strip()[-200:]}")
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out
+
+
 def run_suite(cfg: RunConfig, info: dict[str, Any], say: Say, probe: bool = True
               ) -> tuple[dict[str, Any] | None, Progress]:
     """Measure the peak, probe Numba's first call, run the workers, merge: the results and what happened."""
@@ -165,6 +192,9 @@ def run_suite(cfg: RunConfig, info: dict[str, Any], say: Say, probe: bool = True
             say("measuring peak: large np.dot ...")
             info["peak_gflops"] = measure_peaks(dtypes, env, cfg.isa == "native")
             say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
+            say("measuring memory bandwidth: STREAM-style copy and triad, NumPy and Numba loops ...")
+            bw = info["bandwidth"] = measure_bandwidth(env, cfg.isa == "native", cfg.threads)
+            say("  " + bandwidth_line(bw))
             if probe:
                 say("timing Numba's first call in a new process: compiling, then loading the cache ...")
                 info["numba_startup"] = numba_startup(list(cfg.impls), cfg.threads, env)

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from loopvec import impls
-from loopvec.bench.measure import machine, stats
+from loopvec.bench.measure import machine, stats, traffic
+from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.measure import schedule as S
 from loopvec.bench.core import YARDSTICK
 
@@ -199,6 +200,12 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
             flops = extra.get("flops")
             if flops:
                 extra["gflops"] = flops / est / 1e9
+            if isinstance(st.case, Workload):  # the least it must move: inputs read once, outputs written once
+                extra["bytes"] = traffic.min_bytes(st.case)
+                extra["gbps"] = extra["bytes"] / est / 1e9
+                extra["intensity"] = traffic.intensity(st.case)
+            if ready.memory is not None:
+                extra["memory"] = ready.memory
             for (num, den), iv in ivs.items():
                 if den == e and num in ("python", "numpy"):  # how many times faster than pure Python / numpy
                     extra["speedup" if num == "python" else "vs_numpy"] = iv.as_dict()

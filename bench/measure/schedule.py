@@ -62,6 +62,7 @@ class Ready:
     first_call_s: float
     iterations: int
     rounds: int
+    memory: dict[str, Any] | None = None  # one call's extra memory (memory.measure_call), outside the timer
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Schedule:
     def __init__(self, timing: Timing, enabled: bool) -> None:  # held by the pytest plugin, SuitePlugin
         self.timing = timing
         self.enabled = enabled
+        self.measure_memory = False  # one worker per run measures memory per call (it is the same in every one)
         self.cases: dict[str, CaseState] = {}
 
     def passes_planned(self) -> int:

@@ -30,10 +30,19 @@ def prepare(sched: S.Schedule, st: S.CaseState, case: Any, entrant: str) -> S.Re
     if problem:
         st.excluded[entrant] = f"wrong answer, not timed: {problem}"
         pytest.fail(f"{case.id}-{entrant}: wrong answer, not timed: {problem}", pytrace=False)
+    mem = None
+    if sched.enabled and sched.measure_memory:  # validated, not yet timed: tracemalloc never runs under the timer
+        from loopvec.bench.measure.memory import measure_call
+
+        try:
+            mem = measure_call(entrant, setup.fn, setup.args, warmup=False)  # it has just run: validated
+        except Exception as exc:  # a measurement that fails costs its record, never the timing
+            mem = {"peak_bytes": None, "allocations": None, "method": "not measured",
+                   "note": f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}"}
     if sched.enabled:
         st.noise.waited(*settle())  # the first call may have left a thread pool spinning
     iterations, rounds = sched.calibrate(setup) if sched.enabled else (1, 1)
-    ready = st.ready[entrant] = S.Ready(setup, first_call_s, iterations, rounds)
+    ready = st.ready[entrant] = S.Ready(setup, first_call_s, iterations, rounds, mem)
     return ready
 
 

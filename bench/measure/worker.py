@@ -25,7 +25,8 @@ def case_record(st: S.CaseState) -> dict[str, Any]:
     return {"case": st.case.id, "seconds": st.seconds, "reached": st.reached, "noise": noise,
             "excluded": dict(st.excluded),
             "entrants": {e: {"passes": st.passes[e], "first_call_s": st.ready[e].first_call_s,
-                             "iterations": st.ready[e].iterations} for e in st.timed()}}
+                             "iterations": st.ready[e].iterations, "memory": st.ready[e].memory}
+                         for e in st.timed()}}
 
 
 class Appender:
@@ -64,6 +65,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # Numba missing or broken: the implementations say so themselves
         write({"kernel": {"error": f"{type(exc).__name__}: {exc}"}})
     suite = SuitePlugin(cfg, processes=spec["of"])
+    suite.sched.measure_memory = spec["index"] == 0 and cfg.memory
     progress = Progress(lambda text: print(tag + text, flush=True), on_case=lambda st: write(case_record(st)),
                         sched=suite.sched)
     names = list(cfg.impls)

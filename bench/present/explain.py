@@ -8,6 +8,7 @@ from typing import Any
 from loopvec.bench.measure.stats import Interval
 from loopvec.bench.core import fmt_time, pm
 from loopvec.bench.core import ordered, style
+from loopvec.bench.present.limits import memory_text
 from loopvec.bench.store.atomic import write_atomic
 
 REST = "rest"  # forward minus the sum of its stages: checks, conversion, dispatch, and what fusing saves
@@ -21,8 +22,10 @@ def breakdowns(data: dict[str, Any]) -> dict[tuple[str, int], dict[str, dict[str
         if e.get("kind") != "stage":
             continue
         impl = out.setdefault((e["network"], int(e["size"])), {}).setdefault(
-            e["explained"], {"stages": {}, "fused": e.get("fused", "")})
+            e["explained"], {"stages": {}, "fused": e.get("fused", ""), "memory": {}})
         t = float(e.get("estimate", b["stats"]["median"]))
+        if isinstance(e.get("memory"), dict):
+            impl["memory"][e["impl"]] = e["memory"]
         if e["impl"] in ("forward", "empty"):
             impl[e["impl"]] = t
         else:
@@ -68,6 +71,7 @@ def breakdown_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"{'empty batch':<16}" + "".join(
             f"{fmt_time(per_impl[n]['empty']) if 'empty' in per_impl[n] else '-':>{w}}" for n in names))
         lines.append("")
+        lines += memory_table(per_impl, names, ["forward", *stages, "empty"], w)
         fused = [f"  {n}: {per_impl[n]['fused']}" for n in names if per_impl[n]["fused"]]
         if fused:
             lines += ["how the stages were split:"] + fused + [""]
@@ -76,6 +80,18 @@ def breakdown_lines(data: dict[str, Any]) -> list[str]:
                   "dispatch, allocations (negative where a fused kernel does less than its stages alone); "
                   "empty batch: the forward pass of a batch of 0 samples, the cost every call pays"]
     return lines
+
+
+def memory_table(per_impl: dict[str, dict[str, Any]], names: list[str], stages: list[str], w: int) -> list[str]:
+    """Which stage allocates what: one call's peak extra memory, per stage and implementation."""
+    if not any(per_impl[n].get("memory") for n in names):
+        return []
+    out = ["memory one call allocates beyond its inputs (peak; allocations where counted):", ""]
+    out.append(f"{'stage':<16}" + "".join(f"{n:>{w}}" for n in names))
+    for s in stages:
+        cells = [memory_text(per_impl[n]["memory"][s]) if s in per_impl[n].get("memory", {}) else "-" for n in names]
+        out.append(f"{s:<16}" + "".join(f"{c[:w - 1]:>{w}}" for c in cells))
+    return out + [""]
 
 
 def plot_breakdown(data: dict[str, Any], network: str, batch: int, path: Path) -> bool:

@@ -28,6 +28,8 @@ class Row:
     first_call: dict[str, float] = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)  # impl -> source hash
     note: dict[str, str] = field(default_factory=dict)  # impl -> "capped" / "WRONG" / "skip"
+    nbytes: int | None = None  # the least one call moves: inputs read once, outputs written once
+    memory: dict[str, dict[str, Any]] = field(default_factory=dict)  # impl -> one call's extra memory
 
     def speedup(self, impl: str) -> float | None:
         iv = self.speedup_iv.get(impl)
@@ -89,6 +91,10 @@ def rows(data: dict[str, Any]) -> list[Row]:
             r.first_call[impl] = e["first_call_s"]
         if isinstance(e.get("code"), str):
             r.code[impl] = e["code"]
+        if isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool) and e["bytes"] > 0:
+            r.nbytes = e["bytes"]
+        if isinstance(e.get("memory"), dict):
+            r.memory[impl] = e["memory"]
     for r in out.values():  # files that did not store the intervals but have the passes: compute them
         for impl in r.estimate:
             for ref, target in (("python", r.speedup_iv), ("numpy", r.vs_numpy_iv)):

@@ -7,6 +7,7 @@ from loopvec.bench.measure.machine import describe, summary
 from loopvec.bench.measure.stats import ratio
 from loopvec.bench.core import YARDSTICK
 from loopvec.bench.core import fmt_ratio, fmt_time, pm, size_label
+from loopvec.bench.present.limits import bandwidth_header, fit_lines, memory_lines, rate_text
 from loopvec.bench.present.rows import Row, columns, families, rows
 
 CELL = 24
@@ -16,13 +17,12 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
     rs = rows(data)
     cols = columns(rs)
     lv = data.get("loopvec", {})
-    peak = lv.get("peak_gflops", {})
     noise = lv.get("noise", {})
     lines = []
     if header:
         lines += header_lines(data)
     width = max([len(r.case) for r in rs] + [4]) + 1
-    head = f"{'case':<{width}}" + "".join(f"{c:>{CELL}}" for c in cols) + f"  {'GFLOP/s (best, % of peak)':<28}"
+    head = f"{'case':<{width}}" + "".join(f"{c:>{CELL}}" for c in cols) + f"  {'rate (best, % of the binding limit)':<28}"
     lines += [head, "-" * len(head)]
     for r in rs:
         cells = []
@@ -35,12 +35,7 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
                 cells.append(f"{fmt_time(r.estimate[c]) + spd:>{CELL}}")
             else:
                 cells.append(f"{r.note.get(c, '-'):>{CELL}}")
-        best = r.best()
-        gf = r.gflops(best) if best else None
-        extra = ""
-        if gf is not None:
-            pk = peak.get(r.dtype)
-            extra = f"{gf:.3g} ({best}" + (f", {100 * gf / pk:.0f}%)" if pk else ")")
+        extra = rate_text(r, lv)
         nz = noise.get(r.case, {})
         if nz.get("noisy"):
             extra += f"  NOISY ±{nz.get('widest_pct', 0):.0f}% ({nz.get('reason', '?')})"
@@ -49,9 +44,12 @@ def format_table(data: dict[str, Any], header: bool = True) -> str:
     lines.append("time per call: the estimate ratios use (see README); xN ±P% = speedup over pure Python with its "
                  "95% interval (same case, interleaved passes); capped = pure Python skipped, one call would take "
                  "too long; - = not run (pure Python has no float32); numpy-matmuls = numpy's three matrix "
-                 "products alone; NOISY = a ratio interval wider than ±10%")
+                 "products alone; NOISY = a ratio interval wider than ±10%; rate: GFLOP/s (or GB/s for activations) of "
+                 "the fastest, as a share of the limit that binds it, the FLOP peak or bandwidth x FLOP/B "
+                 "(the roofline)")
     cross = crossover_lines(rs)
-    lines += ([""] + cross if cross else []) + batch_lines(rs) + matmul_lines(rs) + reference_lines(rs)
+    lines += ([""] + cross if cross else []) + fit_lines(rs) + batch_lines(rs) + matmul_lines(rs)
+    lines += reference_lines(rs) + memory_lines(rs)
     lines += first_call_lines(rs)
     lines += startup_lines(lv) + noise_lines(lv) + skip_lines(lv)
     if not lv.get("complete", True):
@@ -70,6 +68,7 @@ def header_lines(data: dict[str, Any]) -> list[str]:
         + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(lv, k) for k, v in peak.items()),
         f"profile {lv.get('profile', '?')}, {data.get('datetime', '?')}, commit {lv.get('commit', '?')}"
         + (f"; estimate: q{est.get('quantile')} of per-pass minima, {est.get('interval')}" if est else ""),
+        *bandwidth_header(lv),
         *kernel_lines(lv),
         "",
     ]

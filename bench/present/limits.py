@@ -1,0 +1,170 @@
+"""The three limits a timing lives under, as text: FLOP peak, memory bandwidth, fixed cost.
+
+- `rate_text`: the table's rate column. The fastest implementation's rate against the limit
+  that binds it, by the roofline model: attainable = min(FLOP peak, bandwidth x intensity).
+  Activations do no multiply-adds: their rate is GB/s against the bandwidth ceiling of
+  their footprint (cache when it fits the last-level cache, else DRAM).
+- `fit_lines`: time = a + b*n per implementation over each size sweep (measure/fit.py),
+  a the fixed cost of a call, b the cost per element (sample, n); and the crossover of
+  numpy and pure Python the two lines predict, beside the measured one.
+- `memory_lines`: the extra memory one call allocates, per implementation, at the largest
+  size of each forward sweep.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from loopvec.bench.core import fmt_time, size_label
+from loopvec.bench.measure.bandwidth import ceiling_for
+from loopvec.bench.measure.fit import LineFit, crossover_interval, fit_line
+from loopvec.bench.measure.stats import pass_minima
+from loopvec.bench.present.rows import Row, columns, families
+
+MIN_FIT_SIZES = 3  # a line through two points has no residual to show how straight it is
+
+
+def bandwidth(lv: dict[str, Any]) -> dict[str, Any] | None:
+    bw = lv.get("bandwidth")
+    return bw if isinstance(bw, dict) and isinstance(bw.get("ceiling"), dict) else None
+
+
+def bandwidth_header(lv: dict[str, Any]) -> list[str]:
+    """The run header's bandwidth line: the ceilings, per kernel and threads, at both footprints."""
+    bw = bandwidth(lv)
+    if bw is None:
+        return []
+    fp, gb = bw.get("footprints", {}), bw.get("GBps", {})
+    parts = []
+    for level in ("cache", "dram"):
+        if not isinstance(bw["ceiling"].get(level), (int, float)):
+            continue
+        best = {v: max((gb.get(k, {}).get(v, {}).get(level, 0.0) for k in gb), default=0.0)
+                for v in ("numpy", "numba-1t", "numba-all")}
+        parts.append(f"{'DRAM' if level == 'dram' else level} {bw['ceiling'][level]:.1f} GB/s "
+                     f"({fp.get(level, 0) / 2**20:.0f} MiB; numpy {best['numpy']:.1f}, 1 thread "
+                     f"{best['numba-1t']:.1f}, {bw.get('threads', '?')} threads {best['numba-all']:.1f})")
+    return ["bandwidth (STREAM-style copy and triad, best pass): " + "; ".join(parts)] if parts else []
+
+
+def binding(r: Row, impl: str, lv: dict[str, Any]) -> tuple[float, str, float] | None:
+    """(rate, unit, share of the binding limit) of `impl` in row r, or None when nothing is known."""
+    est = r.estimate.get(impl)
+    if not est or est <= 0:
+        return None
+    peak = lv.get("peak_gflops", {}).get(r.dtype) if isinstance(lv.get("peak_gflops"), dict) else None
+    bw = bandwidth(lv)
+    roof = ceiling_for(bw, r.nbytes) if bw is not None and r.nbytes else None
+    if r.flops:
+        gf = r.flops / est / 1e9
+        limits = []
+        if isinstance(peak, (int, float)) and peak > 0:
+            limits.append((peak, "peak"))
+        if roof is not None and r.nbytes:
+            limits.append((roof[1] * r.flops / r.nbytes, f"{roof[0]} bandwidth"))  # GB/s x FLOP/B = GFLOP/s
+        if not limits:
+            return gf, "GFLOP/s", float("nan")
+        limit, name = min(limits)
+        return gf, f"GFLOP/s|{name}", gf / limit
+    if r.nbytes and roof is not None:
+        gbps = r.nbytes / est / 1e9
+        return gbps, f"GB/s|{roof[0]} bandwidth", gbps / roof[1]
+    return None
+
+
+def rate_text(r: Row, lv: dict[str, Any]) -> str:
+    """'52.1 GFLOP/s (numba-parallel, 72% of peak, 24 FLOP/B)' or '18.0 GB/s (numpy, 62% of cache bandwidth)'."""
+    best = r.best()
+    got = binding(r, best, lv) if best else None
+    if got is None:
+        return ""
+    rate, unit, share = got
+    unit, _, limit = unit.partition("|")
+    bits = [best]
+    if limit and share == share:  # not NaN
+        bits.append(f"{100 * share:.0f}% of {limit}")
+    if r.flops and r.nbytes:
+        bits.append(f"{r.flops / r.nbytes:.2g} FLOP/B")
+    return f"{rate:.3g} {unit} ({', '.join(bits)})"
+
+
+def fits(fam: list[Row], impl: str) -> LineFit | None:
+    """time = a + b*n of one implementation over a sweep (None with fewer than MIN_FIT_SIZES sizes)."""
+    pts = [(r.size, r.estimate[impl], r.passes.get(impl) or []) for r in fam if impl in r.estimate and r.size > 0]
+    if len(pts) < MIN_FIT_SIZES:
+        return None
+    samples = [pass_minima(p).tolist() if p else [t] for _, t, p in pts]
+    try:
+        return fit_line([s for s, _, _ in pts], [t for _, t, _ in pts], samples, key=f"{fam[0].workload}:{impl}")
+    except ValueError:
+        return None
+
+
+def _pm(v: float, lo: float | None, hi: float | None, fmt: Any) -> str:
+    return f"{fmt(v)}" + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else "")
+
+
+def _per_unit(seconds: float) -> str:
+    return f"{seconds * 1e9:.3g} ns" if abs(seconds) < 1e-6 else fmt_time(seconds)
+
+
+def fit_lines(rs: list[Row]) -> list[str]:
+    """Per sweep and implementation: the fixed cost a and the cost per unit b, with 95% intervals;
+    then the numpy/pure-Python crossover the fits predict, beside the measured one."""
+    out: list[str] = []
+    for wl, fam in families(rs).items():
+        got = {impl: f for impl in columns(fam) if (f := fits(fam, impl)) is not None}
+        if not got:
+            continue
+        unit = fam[0].unit.rstrip("s") or "unit"
+        out.append(f"  {wl} (per {unit}):")
+        for impl, f in got.items():
+            out.append(f"    {impl:<16} {_pm(f.a, f.a_lo, f.a_hi, _fmt_signed)} per call + "
+                       f"{_pm(f.b, f.b_lo, f.b_hi, _per_unit)} per {unit}; worst misfit {100 * f.max_rel_residual:.0f}%")
+        if "numpy" in got and "python" in got:
+            cx = crossover_interval(got["numpy"], got["python"])
+            measured = next((r for r in fam if "numpy" in r.estimate and "python" in r.estimate
+                             and r.estimate["numpy"] < r.estimate["python"]), None)
+            seen = f"measured: {size_label(measured.unit, measured.size)}" if measured else "measured: never"
+            if cx is None:
+                out.append(f"    predicted numpy/pure-Python crossover: none (the lines do not cross); {seen}")
+            else:
+                rng = (f" [{cx['lo']:,.0f}, " + (f"{cx['hi']:,.0f}]" if cx["hi"] is not None else "never]")
+                       if cx["lo"] is not None else "")
+                out.append(f"    predicted numpy/pure-Python crossover: {cx['n']:,.0f} {fam[0].unit}{rng}; {seen}")
+    if not out:
+        return []
+    return ["", "fixed cost and cost per unit, time = a + b*n fitted over each sweep (weights 1/t^2; "
+            "95% bootstrap intervals in brackets):"] + out
+
+
+def _fmt_signed(seconds: float) -> str:
+    return ("-" if seconds < 0 else "") + fmt_time(abs(seconds))
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def memory_text(mem: dict[str, Any]) -> str:
+    peak, allocs = mem.get("peak_bytes"), mem.get("allocations")
+    if not isinstance(peak, (int, float)) and not isinstance(allocs, int):
+        return f"not measured ({mem.get('note') or mem.get('method', '?')})"
+    text = fmt_bytes(peak) if isinstance(peak, (int, float)) else "? bytes"
+    return text + (f" in {allocs} allocation{'s' if allocs != 1 else ''}" if isinstance(allocs, int) else "")
+
+
+def memory_lines(rs: list[Row]) -> list[str]:
+    """The extra memory one call allocates, per implementation, at each forward sweep's largest size."""
+    out = []
+    for wl, fam in families(rs).items():
+        last = next((r for r in reversed(fam) if r.memory), None)
+        if last is None or last.unit != "batch":
+            continue
+        out.append(f"  {last.case:<26} " + "; ".join(f"{impl} {memory_text(last.memory[impl])}"
+                                                     for impl in columns([last]) if impl in last.memory))
+    if not out:
+        return []
+    return ["", "memory one call allocates beyond its inputs (peak, measured outside the timed rounds):"] + out

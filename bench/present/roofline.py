@@ -1,0 +1,141 @@
+"""Two plots of the machine's limits, per machine: the roofline and memory per call.
+
+  <machine>-roofline.png  every case and implementation placed by arithmetic intensity
+                          (operations per byte it must move at least) and rate, under the
+                          measured FLOP peak and the measured bandwidth ceilings (cache and
+                          DRAM; Williams, Waterman and Patterson's roofline model)
+  <machine>-memory.png    the peak extra memory one call allocates, versus size, one line per
+                          implementation, for the forward passes (where the book's vectorized
+                          code pays for its temporaries)
+
+Activations do no multiply-adds: they are placed at one operation per element (so relu,
+16 bytes per float64 element, sits at 1/16 op/byte), which puts a memory-bound case on
+its bandwidth line when it runs at that bandwidth.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loopvec.bench.core import ordered, style
+from loopvec.bench.measure.machine import summary
+from loopvec.bench.present.plots import UNIT_AXIS, grid, save, size_axis
+from loopvec.bench.present.rows import families, rows
+
+
+def footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
+    lv = data.get("loopvec", {})
+    fig.text(0.008, 0.006, f"machine {machine}: {summary(data)}; commit {lv.get('commit', '?')}"[:200],
+             fontsize=7.5, color="0.3", ha="left", va="bottom")
+
+
+def points(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every timed benchmark with the bytes it moves: impl, case, kind, ops, bytes, seconds."""
+    out = []
+    for b in data.get("benchmarks", []):
+        e = b.get("extra_info", {})
+        est, nbytes = e.get("estimate"), e.get("bytes")
+        if not isinstance(est, (int, float)) or not isinstance(nbytes, (int, float)) or est <= 0 or nbytes <= 0:
+            continue
+        flops = e.get("flops")
+        kind = e.get("kind", "")
+        ops = flops if isinstance(flops, (int, float)) and flops > 0 else (e.get("size") if kind == "activation" else None)
+        if not isinstance(ops, (int, float)) or ops <= 0:
+            continue
+        out.append({"impl": e.get("impl", b.get("name", "?")), "case": e.get("case", "?"), "kind": kind,
+                    "dtype": e.get("dtype", "float64"), "ops": float(ops), "bytes": float(nbytes),
+                    "seconds": float(est)})
+    return out
+
+
+def plot_roofline(machine: str, data: dict[str, Any], path: Path) -> bool:
+    """The roofline of one run; False (nothing drawn) when it recorded no bytes or no ceilings."""
+    pts = points(data)
+    lv = data.get("loopvec", {})
+    peak = lv.get("peak_gflops", {}) if isinstance(lv.get("peak_gflops"), dict) else {}
+    ceil = (lv.get("bandwidth") or {}).get("ceiling") if isinstance(lv.get("bandwidth"), dict) else None
+    if not pts or not isinstance(ceil, dict):
+        return False
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10.5, 6.6), layout="constrained")
+    ax = fig.subplots()
+    xs = [p["ops"] / p["bytes"] for p in pts]
+    lo, hi = min(xs) / 3, max(max(xs) * 3, 30.0)
+    grid_x = [lo * (hi / lo) ** (i / 200) for i in range(201)]
+    top = max([v for v in peak.values() if isinstance(v, (int, float))] or [1.0])
+    for j, (level, gbps) in enumerate(sorted(ceil.items(), key=lambda kv: -kv[1])):
+        if not isinstance(gbps, (int, float)) or gbps <= 0:
+            continue
+        ys = [min(gbps * x, top) for x in grid_x]  # GB/s times op/byte = Gop/s, under the peak
+        ax.plot(grid_x, ys, color="black", linestyle=("-", "--", ":")[j % 3], linewidth=1.3,
+                label=f"{level} bandwidth {gbps:.1f} GB/s (measured)")
+    for k, (dtype, gf) in enumerate(sorted(peak.items())):
+        if isinstance(gf, (int, float)) and gf > 0:
+            ax.axhline(gf, color="0.35", linestyle=("-", "-.")[k % 2], linewidth=1.0,
+                       label=f"peak {dtype} {gf:.1f} GFLOP/s (large np.dot)")
+    impls = ordered({p["impl"] for p in pts})
+    for impl in impls:
+        mine = [p for p in pts if p["impl"] == impl]
+        st = style(impl)
+        for filled, group in ((True, [p for p in mine if p["kind"] != "activation"]),
+                              (False, [p for p in mine if p["kind"] == "activation"])):
+            if not group:
+                continue
+            ax.scatter([p["ops"] / p["bytes"] for p in group], [p["ops"] / p["seconds"] / 1e9 for p in group],
+                       marker=st["marker"], s=26, alpha=0.8, edgecolors=st["color"],
+                       facecolors=st["color"] if filled else "none",
+                       label=impl if filled or not any(p["kind"] != "activation" for p in mine) else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("arithmetic intensity: operations per byte moved at least (log scale)")
+    ax.set_ylabel("rate: GFLOP/s, or G elements/s for activations (log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7.5, loc="lower right")
+    ax.set_title("filled: dot and forward passes (2 FLOP per multiply-add); hollow: activations, "
+                 "one operation per element", fontsize=9)
+    fig.suptitle(f"{machine}: the roofline, every case under the measured peak and bandwidth", fontsize=13)
+    footer(fig, machine, data)
+    save(fig, path)
+    return True
+
+
+def memory_by_case(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{case: {impl: the memory record of one call}} for the benchmarks that have one."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for b in data.get("benchmarks", []):
+        e = b.get("extra_info", {})
+        mem = e.get("memory")
+        if isinstance(mem, dict):
+            out.setdefault(str(e.get("case", "?")), {})[str(e.get("impl", "?"))] = mem
+    return out
+
+
+def plot_memory(machine: str, data: dict[str, Any], path: Path) -> bool:
+    """Peak extra memory per call against size, forward passes; False when the run measured none."""
+    mem = memory_by_case(data)
+    fams = {k: v for k, v in families(rows(data)).items()
+            if v[0].unit == "batch" and len(v) >= 2 and any(r.case in mem for r in v)}
+    if not fams:
+        return False
+    fig, axes = grid(len(fams), w=5.6, h=4.4)
+    for ax, (wl, fam) in zip(axes, fams.items()):
+        impls = ordered({i for r in fam for i in mem.get(r.case, {})})
+        for impl in impls:
+            pts = [(r.size, mem[r.case][impl].get("peak_bytes")) for r in fam if impl in mem.get(r.case, {})]
+            pts = [(s, v) for s, v in pts if isinstance(v, (int, float))]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, [max(v, 1.0) for v in ys], label=impl, **style(impl))  # 0 bytes drawn at 1 B
+        ax.set_yscale("log")
+        size_axis(ax, fam)
+        ax.set_xlabel(UNIT_AXIS["batch"] + ", log scale")
+        ax.set_ylabel("peak extra memory per call, bytes (log; 0 drawn at 1 B)")
+        ax.set_title(wl, fontsize=10)
+        ax.legend(fontsize=7.5)
+    fig.suptitle(f"{machine}: memory one call allocates beyond its inputs (measured outside the timed rounds)",
+                 fontsize=12)
+    footer(fig, machine, data)
+    save(fig, path)
+    return True

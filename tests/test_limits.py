@@ -1,0 +1,141 @@
+"""The table's limits (bench/present/limits.py) and the roofline and memory plots (roofline.py),
+on synthetic rows and runs whose answers are known by hand."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from loopvec.bench.present import limits
+from loopvec.bench.present.roofline import plot_memory, plot_roofline, points
+from loopvec.bench.present.rows import Row
+
+BW = {"l3_bytes": 32 << 20, "ceiling": {"cache": 60.0, "dram": 20.0}, "footprints": {"cache": 8 << 20, "dram": 128 << 20},
+      "threads": 2, "GBps": {"copy": {"numpy": {"cache": 40.0, "dram": 15.0}, "numba-1t": {"cache": 50.0, "dram": 18.0},
+                                      "numba-all": {"cache": 60.0, "dram": 20.0}}}}
+LV = {"peak_gflops": {"float64": 100.0}, "bandwidth": BW}
+
+
+def row(kind_unit: str, size: int, flops: int | None, nbytes: int, est: dict[str, float]) -> Row:
+    return Row(case=f"x-{size}", workload="x", size=size, unit=kind_unit, dtype="float64", flops=flops,
+               estimate=dict(est), nbytes=nbytes)
+
+
+def test_an_activation_is_held_to_the_bandwidth_of_its_footprint() -> None:
+    # 1e6 float64 in and out: 16 MB, fits the 32 MiB L3 -> the cache ceiling, 60 GB/s
+    r = row("elements", 10**6, None, 16_000_000, {"numpy": 1e-3, "numba-tuned": 0.5e-3})
+    rate, unit, share = limits.binding(r, "numba-tuned", LV)
+    assert unit == "GB/s|cache bandwidth" and rate == pytest.approx(32.0) and share == pytest.approx(32 / 60)
+    big = row("elements", 10**7, None, 160_000_000, {"numpy": 16e-3})  # 160 MB > L3 -> DRAM, 20 GB/s
+    rate, unit, share = limits.binding(big, "numpy", LV)
+    assert unit == "GB/s|dram bandwidth" and share == pytest.approx(10 / 20)
+    assert "53% of cache bandwidth" in limits.rate_text(r, LV) and "numba-tuned" in limits.rate_text(r, LV)
+
+
+def test_a_forward_pass_is_held_to_the_lower_roof() -> None:
+    # 1 GFLOP over 1 MB: intensity 1000 FLOP/B, so the 100 GFLOP/s peak binds (60 GB/s x 1000 is far above)
+    dense = row("batch", 1000, 10**9, 10**6, {"numpy": 0.02})
+    rate, unit, share = limits.binding(dense, "numpy", LV)
+    assert unit == "GFLOP/s|peak" and rate == pytest.approx(50.0) and share == pytest.approx(0.5)
+    # 1 MFLOP over 1 MB: intensity 1, so bandwidth x intensity = 60 GFLOP/s binds, below the peak
+    thin = row("batch", 10, 10**6, 10**6, {"numpy": 1e-4})
+    rate, unit, share = limits.binding(thin, "numpy", LV)
+    assert unit == "GFLOP/s|cache bandwidth" and rate == pytest.approx(10.0) and share == pytest.approx(10 / 60)
+    assert "1 FLOP/B" in limits.rate_text(thin, LV)
+
+
+def test_without_bandwidth_the_peak_alone_is_the_limit_and_activations_say_nothing() -> None:
+    lv = {"peak_gflops": {"float64": 100.0}}
+    assert limits.binding(row("batch", 1000, 10**9, 10**6, {"numpy": 0.02}), "numpy", lv)[1] == "GFLOP/s|peak"
+    assert limits.rate_text(row("elements", 10, None, 160, {"numpy": 1e-6}), lv) == ""
+    assert limits.bandwidth_header(lv) == []
+    head = limits.bandwidth_header(LV)[0]
+    assert "cache 60.0 GB/s (8 MiB" in head and "DRAM 20.0 GB/s (128 MiB" in head and "2 threads 60.0" in head
+
+
+def sweep(a: dict[str, float], b: dict[str, float], sizes: list[int], noise: float = 0.0) -> list[Row]:
+    """Rows of one workload whose per-call times are a + b*n exactly (times 1 +- noise, per pass)."""
+    rng = np.random.default_rng(3)
+    out = []
+    for n in sizes:
+        r = Row(case=f"w-n{n:04d}", workload="w", size=n, unit="elements", dtype="float64", flops=None)
+        for impl in a:
+            t = a[impl] + b[impl] * n
+            r.estimate[impl] = t
+            r.passes[impl] = [[t * (1 + noise * rng.uniform(0, 1))] for _ in range(8)]
+        out.append(r)
+    return out
+
+
+def test_fit_lines_recover_the_fixed_cost_and_predict_the_crossover() -> None:
+    # numpy: 5 us a call + 1 ns an element; python: 0.1 us + 100 ns: they cross at 4.9/99e-3 = 49.5 elements
+    rs = sweep({"numpy": 5e-6, "python": 1e-7}, {"numpy": 1e-9, "python": 1e-7}, [10, 100, 1000, 10000], noise=0.01)
+    text = "\n".join(limits.fit_lines(rs))
+    assert "numpy" in text and "per call" in text and "per element" in text
+    f = limits.fits(rs, "numpy")
+    assert f is not None and f.a == pytest.approx(5e-6, rel=0.05) and f.b == pytest.approx(1e-9, rel=0.05)
+    assert f.a_lo is not None and f.a_lo <= f.a <= f.a_hi
+    line = next(ln for ln in text.splitlines() if "predicted" in ln)
+    assert "predicted numpy/pure-Python crossover: 4" in line or "predicted numpy/pure-Python crossover: 5" in line
+    assert "measured: n=100" in line  # the first measured size at which numpy is faster
+
+
+def test_no_fit_below_three_sizes() -> None:
+    rs = sweep({"numpy": 5e-6}, {"numpy": 1e-9}, [10, 100])
+    assert limits.fits(rs, "numpy") is None and limits.fit_lines(rs) == []
+
+
+def test_memory_lines_name_each_implementation_at_the_largest_batch() -> None:
+    rs = [Row(case=f"f-b{b:04d}", workload="f", size=b, unit="batch", dtype="float64", flops=1) for b in (1, 100)]
+    rs[1].estimate = {"numpy": 1.0, "numba-tuned": 1.0}
+    rs[1].memory = {"numpy": {"peak_bytes": 1_600_000, "allocations": None},
+                    "numba-tuned": {"peak_bytes": 0, "allocations": 0}}
+    text = "\n".join(limits.memory_lines(rs))
+    assert "f-b0100" in text and "numpy 1.6 MB" in text and "numba-tuned 0 B in 0 allocations" in text
+    assert limits.memory_text({"peak_bytes": None, "allocations": None, "method": "not measured",
+                               "note": "no profiler"}) == "not measured (no profiler)"
+
+
+def bench(case: str, impl: str, kind: str, size: int, est: float, nbytes: int, flops: int | None,
+          memory: dict[str, Any] | None = None) -> dict[str, Any]:
+    e = {"case": case, "workload": case.rsplit("-", 1)[0], "kind": kind, "size": size,
+         "unit": "batch" if kind == "forward" else "elements", "dtype": "float64", "impl": impl,
+         "estimate": est, "bytes": nbytes, "flops": flops}
+    if memory is not None:
+        e["memory"] = memory
+    return {"name": f"{case}-{impl}", "group": case, "extra_info": e,
+            "stats": {"median": est, "q1": est, "q3": est, "data": [est]}}
+
+
+def run_data(with_bandwidth: bool = True) -> dict[str, Any]:
+    benches = [bench("relu-n1000000", "numpy", "activation", 10**6, 1e-3, 16_000_000, None),
+               bench("relu-n1000000", "numba-tuned", "activation", 10**6, 5e-4, 16_000_000, None)]
+    for b in (1, 100, 10000):
+        for impl, mem in (("numpy", 8 * 150 * b), ("numba-tuned", 0)):
+            benches.append(bench(f"forward-mnist-b{b:04d}", impl, "forward", b, 1e-5 * b, 8 * 800 * b,
+                                 2 * 89_400 * b, {"peak_bytes": mem, "allocations": None}))
+    lv: dict[str, Any] = {"peak_gflops": {"float64": 70.0}, "commit": "abc"}
+    if with_bandwidth:
+        lv["bandwidth"] = BW
+    return {"benchmarks": benches, "loopvec": lv, "machine_info": {}, "datetime": "2026-11-30T00:00:00"}
+
+
+def test_the_roofline_places_every_case_and_draws_pngs(tmp_path: Path) -> None:
+    data = run_data()
+    pts = points(data)
+    assert len(pts) == 8
+    relu = next(p for p in pts if p["case"] == "relu-n1000000" and p["impl"] == "numpy")
+    assert relu["ops"] / relu["bytes"] == pytest.approx(1 / 16)  # one op per 16-byte element
+    assert plot_roofline("m", data, tmp_path / "r.png") and (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert plot_memory("m", data, tmp_path / "m.png") and (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_roofline_without_ceilings_and_no_memory_plot_without_records(tmp_path: Path) -> None:
+    assert not plot_roofline("m", run_data(with_bandwidth=False), tmp_path / "r.png")
+    data = run_data()
+    for b in data["benchmarks"]:
+        b["extra_info"].pop("memory", None)
+    assert not plot_memory("m", data, tmp_path / "m.png")
+    assert not list(tmp_path.iterdir())
