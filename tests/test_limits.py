@@ -139,3 +139,16 @@ def test_no_roofline_without_ceilings_and_no_memory_plot_without_records(tmp_pat
         b["extra_info"].pop("memory", None)
     assert not plot_memory("m", data, tmp_path / "m.png")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_readme_states_the_memory_lesson_in_the_runs_own_figures() -> None:
+    from loopvec.bench.present.readme_block import limits_sentences
+
+    big = Row(case="forward-mnist-b10000", workload="forward-mnist", size=10_000, unit="batch", dtype="float64",
+              flops=1, estimate={"numpy": 0.036, "numba-tuned": 0.034})
+    big.memory = {"numpy": {"peak_bytes": 1_603_896}, "numba-tuned": {"peak_bytes": 898_591}}
+    relu = Row(case="relu-n1000000", workload="relu", size=10**6, unit="elements", dtype="float64", flops=None,
+               estimate={"numpy": 1e-3, "numba-parallel": 4e-4}, nbytes=16_000_000)
+    text = " ".join(limits_sentences({r.case: r for r in (big, relu)}, LV))
+    assert "numpy call allocates 1.6 MB" in text and "numba-tuned 899 kB" in text and "result alone is 800 kB" in text
+    assert "relu 40.0 GB/s (numba-parallel, 67% of the cache bandwidth)" in text

@@ -15,7 +15,9 @@ from typing import Any
 from loopvec.bench.measure.stats import ratio
 from loopvec.bench.core import fmt_ratio, fmt_time, pm
 from loopvec.bench.core import LADDER
+from loopvec.bench.present.limits import binding, fmt_bytes
 from loopvec.bench.present.rows import Row, rows
+from loopvec.impls.impl_numpy import CHUNK
 from loopvec.bench.store.atomic import write_atomic
 
 BEGIN = "<!-- results:begin (written by `loopvec report` from the committed runs: edits here are overwritten) -->"
@@ -84,7 +86,37 @@ def machine_block(name: str, path: str, data: dict[str, Any]) -> list[str]:
         out.append(f"Sigmoid of 10^6 values: numba-tuned {fmt_time(sig.estimate['numba-tuned'])}, numpy "
                    f"{fmt_time(sig.estimate['numpy'])} (numba-tuned's time over numpy's "
                    f"{_against(sig, 'numba-tuned', 'numpy')}).")
+    out += limits_sentences(by_case, lv)
     return out + [""]
+
+
+def limits_sentences(by_case: dict[str, Row], lv: dict[str, Any]) -> list[str]:
+    """The memory lesson and the bandwidth yardstick, in the run's own figures."""
+    out = []
+    big = by_case.get("forward-mnist-b10000")
+    if big is not None and all(i in big.memory for i in ("numpy", "numba-tuned")):
+        np_mem, tu_mem = big.memory["numpy"], big.memory["numba-tuned"]
+        out_bytes = 8 * 10 * big.size  # the (batch, 10) float64 result every implementation returns
+        if isinstance(np_mem.get("peak_bytes"), int) and isinstance(tu_mem.get("peak_bytes"), int):
+            out.append(f"Memory at batch 10 000: one numpy call allocates {fmt_bytes(np_mem['peak_bytes'])} at its peak "
+                       f"beyond its input, numba-tuned {fmt_bytes(tu_mem['peak_bytes'])}; the result alone is "
+                       f"{fmt_bytes(out_bytes)}. numpy's extra is its temporaries, a (samples, 50) and a (samples, 100) "
+                       f"array per step of {CHUNK} samples; numba-tuned's tiles stay in cache "
+                       f"(time: numpy {fmt_time(big.estimate.get('numpy', float('nan')))}, numba-tuned "
+                       f"{fmt_time(big.estimate.get('numba-tuned', float('nan')))}).")
+    bw = lv.get("bandwidth") if isinstance(lv.get("bandwidth"), dict) else None
+    rates = []
+    for act in ("relu", "sigmoid", "softmax"):
+        r = by_case.get(f"{act}-n1000000")
+        if r is None or bw is None or not r.nbytes:
+            continue
+        got = binding(r, r.best() or "", lv)
+        if got is not None:
+            rates.append(f"{act} {got[0]:.1f} GB/s ({r.best()}, {100 * got[2]:.0f}% of the "
+                         f"{got[1].partition('|')[2]})")
+    if rates:
+        out.append("Activations of 10^6 float64 values against this run's measured bandwidth: " + "; ".join(rates) + ".")
+    return out
 
 
 def results_block(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], readme_dir: Path) -> str:
