@@ -132,8 +132,19 @@ def test_the_roofline_places_every_case_and_draws_pngs(tmp_path: Path) -> None:
     assert plot_memory("m", data, tmp_path / "m.png") and (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_no_roofline_without_ceilings_and_no_memory_plot_without_records(tmp_path: Path) -> None:
-    assert not plot_roofline("m", run_data(with_bandwidth=False), tmp_path / "r.png")
+def test_an_older_run_gets_its_bytes_from_its_cases_and_a_roofline_of_the_peak_alone(tmp_path: Path) -> None:
+    data = run_data(with_bandwidth=False)
+    for b in data["benchmarks"]:
+        b["extra_info"].pop("bytes")
+        b["extra_info"]["network"] = "mnist-shaped" if b["extra_info"]["kind"] == "forward" else None
+    got = {(p["case"], p["impl"]): p["bytes"] for p in points(data)}
+    assert got[("relu-n1000000", "numpy")] == 16_000_000
+    # 100 samples of 784 in, 10 out, and the 784*50+50 + 50*100+100 + 100*10+10 weights and biases
+    assert got[("forward-mnist-b0100", "numpy")] == 8 * (100 * 784 + 100 * 10 + 39_250 + 5_100 + 1_010)
+    assert plot_roofline("m", data, tmp_path / "r.png")
+
+
+def test_no_memory_plot_without_records(tmp_path: Path) -> None:
     data = run_data()
     for b in data["benchmarks"]:
         b["extra_info"].pop("memory", None)

@@ -19,6 +19,8 @@ from typing import Any
 
 from loopvec.bench.core import ordered, style
 from loopvec.bench.measure.machine import summary
+from loopvec.bench.measure.traffic import min_bytes
+from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.present.plots import UNIT_AXIS, grid, save, size_axis
 from loopvec.bench.present.rows import families, rows
 
@@ -29,12 +31,25 @@ def footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
              fontsize=7.5, color="0.3", ha="left", va="bottom")
 
 
+def case_bytes(e: dict[str, Any]) -> int | None:
+    """The bytes a benchmark records, or, for a run from before they were recorded, the same
+    count (traffic.min_bytes) from the case it describes; None for what is not a workload."""
+    if isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool):
+        return int(e["bytes"])
+    try:
+        w = Workload(str(e["kind"]), str(e["workload"]), int(e["size"]), str(e.get("dtype", "float64")),
+                     e.get("network") if isinstance(e.get("network"), str) else None)
+        return min_bytes(w)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def points(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Every timed benchmark with the bytes it moves: impl, case, kind, ops, bytes, seconds."""
     out = []
     for b in data.get("benchmarks", []):
         e = b.get("extra_info", {})
-        est, nbytes = e.get("estimate"), e.get("bytes")
+        est, nbytes = e.get("estimate"), case_bytes(e)
         if not isinstance(est, (int, float)) or not isinstance(nbytes, (int, float)) or est <= 0 or nbytes <= 0:
             continue
         flops = e.get("flops")
@@ -49,13 +64,16 @@ def points(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def plot_roofline(machine: str, data: dict[str, Any], path: Path) -> bool:
-    """The roofline of one run; False (nothing drawn) when it recorded no bytes or no ceilings."""
+    """The roofline of one run; False (nothing drawn) when no case has FLOPs or elements to place.
+    A run from before bandwidth was measured gets the FLOP peak alone, and says so."""
     pts = points(data)
     lv = data.get("loopvec", {})
     peak = lv.get("peak_gflops", {}) if isinstance(lv.get("peak_gflops"), dict) else {}
     ceil = (lv.get("bandwidth") or {}).get("ceiling") if isinstance(lv.get("bandwidth"), dict) else None
-    if not pts or not isinstance(ceil, dict):
+    if not pts:
         return False
+    if not isinstance(ceil, dict):
+        ceil = {}
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10.5, 6.6), layout="constrained")
@@ -95,7 +113,8 @@ def plot_roofline(machine: str, data: dict[str, Any], path: Path) -> bool:
     ax.legend(fontsize=7.5, loc="lower right")
     ax.set_title("filled: dot and forward passes (2 FLOP per multiply-add); hollow: activations, "
                  "one operation per element", fontsize=9)
-    fig.suptitle(f"{machine}: the roofline, every case under the measured peak and bandwidth", fontsize=13)
+    fig.suptitle(f"{machine}: the roofline, every case under the measured peak and bandwidth"
+                 + ("" if ceil else " (bandwidth not measured in this run: the peak alone)"), fontsize=13)
     footer(fig, machine, data)
     save(fig, path)
     return True
