@@ -123,13 +123,9 @@ class Prepared:
         self.n_out = network.n_out
 
 
-# Samples per step of a large batch. Measured on 2 cores, MNIST-shaped, float64,
-# interleaved against one step for the whole batch: batch 1000 2.07 -> 1.59 ms,
-# 3000 5.09 -> 4.89 ms, 10,000 19.6 -> 18.1 ms; 512 samples or fewer: no change
-# (within 1%). A step's activations (512 x 160 values, 640 KiB) stay in the L2 cache,
-# where the bias add and the activations' passes over them run at cache speed.
-# Tried and not kept: a buffer per layer kept from call to call (matmul's out=):
-# 1-3% more, within the noise, and no longer the book's code.
+# Samples per step of a large batch: a step's activations (512 x 160 values, 640 KiB)
+# stay in the L2 cache, where the bias add and the activations' passes over them run at
+# cache speed. How it was measured, and what was tried: docs/methodology.md.
 CHUNK = 512
 
 

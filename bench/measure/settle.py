@@ -3,10 +3,8 @@
 Thread pools keep spinning after their work is done, hoping for more: OpenBLAS's
 workers for about 0.1 s after each call (its THREAD_TIMEOUT), an OpenMP runtime's
 for its spin count. Interleaved passes put another entrant right behind numpy or
-torch, and on 2 cores a pool still spinning takes the core it needs. Measured here,
-float64 MNIST forward at batch 10,000: numba-parallel 11.1 ms after a pause, 19-24 ms
-for the first 100 ms after a numpy forward; torch 10.1 ms after a pause, 22-50 ms
-right after numpy. So every pass starts once the other threads of the process have
+torch, and on 2 cores a pool still spinning takes the core it needs (measured:
+docs/methodology.md). So every pass starts once the other threads of the process have
 stopped running, or after CAP_S at most, and the wait is recorded with the case's
 noise.
 
