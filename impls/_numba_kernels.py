@@ -28,7 +28,8 @@ wide, held in registers) and a few intrinsics: vld (vector load), vst (vector
 store), vsplat (broadcast), vfma (llvm.fma with FMA hardware, llvm.fmuladd without)
 and, for the tail, vsum (the sum of a vector's lanes). The register blocks are
 compiled with optsize and noinline (_no_unroll): unrolled by LLVM, a block sized to
-the register file spills. Everything else is plain loops. Activations use
+the register file spills. Everything else is plain loops. The activations (_numba_activations.py, every
+activation loop of both the forward pass and the elementwise functions) use
 `_fastexp.exp64/exp32`, which the loop vectorizer turns into vector code at the
 target's full width (`_wide()`).
 
@@ -37,22 +38,18 @@ n_out (padding lanes compute zeros that no later layer reads). Kernels are bare:
 shape checks (the Python wrappers in _numba_api.py do them), outputs preallocated by
 the caller. Every top-level kernel has a serial driver (range) and a parallel one
 (prange), both thin, over shared @njit inner kernels. NaN propagates everywhere: no
-nnan/ninf flags, only 'contract'.
+nnan/ninf flags, only 'contract' (and 'reassoc' for the softmax sum: _numba_activations).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-
+from loopvec.impls._numba_activations import ACT_CODE, activate_rows  # noqa: F401  (ACT_CODE: K.ACT_CODE for callers)
 from loopvec.impls._numba_blocks import (MR, MR1, _block1, _block4x1, _block4x2, _block6x2, _block8x1, _block8x2,
                                          _tail1, _tail4x2)
 from loopvec.impls._numba_setup import OPTS, njit
-from loopvec.impls._simd import _exp, _wide, lanes  # noqa: F401
-
-
-SIGMOID, RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3
-ACT_CODE = {"sigmoid": SIGMOID, "relu": RELU, "identity": IDENTITY, "softmax": SOFTMAX}
+from loopvec.impls._simd import lanes  # noqa: F401
 
 TILE = MR * (64 // MR)  # samples per tile (64, or 60 for 6-row blocks): the activations stay in L1/L2
 
@@ -163,84 +160,6 @@ def dense_rows(src, nrows, n_in, n_out, wp, bias, npad, L, dst):  # type: ignore
                 _block1(src[r], k0, k1, w, nr, j0, L, dst[r])
                 r += 1
             j0 += nr
-
-
-# ---- activations on rows of a tile -------------------------------------------------
-
-@njit(**OPTS)
-def _sigmoid_row(a, n):  # type: ignore[no-untyped-def]
-    _wide()
-    one = a.dtype.type(1)
-    for j in range(n):
-        a[j] = one / (one + _exp(-a[j]))
-
-
-@njit(**OPTS)
-def _relu_row(a, n):  # type: ignore[no-untyped-def]
-    _wide()
-    zero = a.dtype.type(0)
-    for j in range(n):
-        v = a[j]
-        a[j] = zero if v <= zero else v  # NaN passes through
-
-
-@njit(**OPTS)
-def _softmax_row(src, dst, n):  # type: ignore[no-untyped-def]
-    """dst[:n] = softmax(src[:n]); a NaN anywhere makes the row NaN, as in NumPy."""
-    _wide()
-    m = src[0]
-    for j in range(1, n):
-        v = src[j]
-        m = v if (v > m or v != v) else m
-    s = src.dtype.type(0)
-    for j in range(n):
-        e = _exp(src[j] - m)
-        dst[j] = e
-        s += e
-    inv = src.dtype.type(1) / s
-    for j in range(n):
-        dst[j] *= inv
-
-
-@njit(**OPTS)
-def _exp_row(a, n):  # type: ignore[no-untyped-def]
-    _wide()
-    for j in range(n):
-        a[j] = _exp(a[j])
-
-
-@njit(**OPTS)
-def activate_rows(a, nrows, n, code):  # type: ignore[no-untyped-def]
-    """Apply activation `code` in place to a[:nrows, :n], a C-contiguous block of rows.
-
-    Sigmoid and ReLU run as one loop over all nrows x width elements, padding columns
-    included (no later layer reads them): one long vectorized loop instead of a short one
-    per row. Softmax takes the row maxima, then the exp of the whole block in one loop,
-    then the row sums.
-    """
-    flat = a[:nrows].reshape(nrows * a.shape[1])
-    if code == SIGMOID:
-        _sigmoid_row(flat, flat.shape[0])
-    elif code == RELU:
-        _relu_row(flat, flat.shape[0])
-    elif code == SOFTMAX:
-        for r in range(nrows):
-            row = a[r]
-            m = row[0]
-            for j in range(1, n):
-                v = row[j]
-                m = v if (v > m or v != v) else m  # NaN anywhere makes the row NaN, as in NumPy
-            for j in range(n):
-                row[j] -= m
-        _exp_row(flat, flat.shape[0])
-        for r in range(nrows):
-            row = a[r]
-            s = row.dtype.type(0)
-            for j in range(n):
-                s += row[j]
-            inv = row.dtype.type(1) / s
-            for j in range(n):
-                row[j] *= inv
 
 
 # ---- the fused forward pass over one tile of samples -------------------------------

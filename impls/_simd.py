@@ -1,5 +1,5 @@
 """A SIMD value type for Numba kernels, one vector register wide, and its operations (load,
-store, broadcast, multiply-add, lane sum, prefetch).
+store, broadcast, multiply-add, lane sum, lane-wise and lane max, prefetch).
 
 Numba runs no SLP vectorizer, and LLVM fully unrolls a 16-wide constant loop before its loop
 vectorizer sees it, so plain-loop register blocks stay scalar. These intrinsics give the
@@ -133,6 +133,38 @@ def vsum(typingctx, v):  # type: ignore[no-untyped-def]
             lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
             hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
             vec = builder.fadd(lo, hi)
+        return builder.extract_element(vec, ir.Constant(i32, 0))
+
+    return v.dtype(v), codegen
+
+
+@intrinsic
+def vmax(typingctx, a, b):  # type: ignore[no-untyped-def]
+    """a > b ? a : b, lane by lane (maxpd's rule: where a is NaN the lane of b is kept)."""
+    if not (isinstance(a, _Simd) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[0], args[1])
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def vmax_lanes(typingctx, v):  # type: ignore[no-untyped-def]
+    """The largest of v's lanes, as a scalar (halves compared pairwise, vmax's rule; callers
+    keep NaN out of v)."""
+    if not isinstance(v, _Simd):
+        return None
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        vec, n = args[0], v.lanes
+        i32 = ir.IntType(32)
+        while n > 1:
+            n //= 2
+            lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
+            hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
+            vec = builder.select(builder.fcmp_ordered(">", lo, hi), lo, hi)
         return builder.extract_element(vec, ir.Constant(i32, 0))
 
     return v.dtype(v), codegen

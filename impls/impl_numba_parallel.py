@@ -2,7 +2,10 @@
 
 Rows are handed out in tiles (64 samples; 60 with 6-row register blocks), one at a time,
 so a core that is busy elsewhere takes fewer; below 16 rows (or 20,000 elements) it runs
-numba-tuned's serial kernel, since starting threads costs more than they save there.
+numba-tuned's serial kernel, since starting threads costs more than they save there. The
+elementwise functions split the flat array into work items of 16,384 elements; softmax of a
+few long rows (one row of a million, say) splits each row too: the spans' maxima, then exp
+and the spans' sums, then the scaling, each a parallel loop (impls/_numba_elementwise.py).
 Threads: numba.set_num_threads or NUMBA_NUM_THREADS (`loopvec run --threads N`).
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ Against `numba`'s plain loops: the weights packed once into panels of two SIMD v
 inputs taken 256 at a time, the bias loaded into the accumulators, the activation
 applied to each tile of samples while it is in cache, with a vectorized exp
 (impls/_fastexp.py, within 1 ulp), and a one-sample kernel that prefetches the weights.
+The activations, softmax's max and sum included, are vector loops (impls/_numba_activations.py).
 Layout and invariants: impls/_numba_kernels.py; each optimization with its measured
 gain, per machine: docs/numba-tuned.md.
 """
