@@ -149,6 +149,21 @@ def forward(p: Prepared, x: Any) -> np.ndarray:
     return in_steps(lambda x: _forward(p, x), X)
 
 
+def stages(p: Prepared, k: int) -> dict[str, Any]:
+    """Layer k of the forward pass as the three calls _forward makes (what `loopvec explain` times):
+    "product" a @ W, "bias" z += b in place, "activation" in place; and "sign", -1.0 where the
+    layer keeps -W and -b (a sigmoid hidden layer: its z arrives negated), else 1.0."""
+    W, b = p.layers[k]
+
+    def bias(z: np.ndarray) -> np.ndarray:
+        z += b  # in place, as _forward does
+        return z
+
+    hidden = k < len(p.layers) - 1
+    return {"product": lambda a: a @ W, "bias": bias, "activation": p.hidden if hidden else p.output,
+            "sign": -1.0 if hidden and p.hidden is _sigmoid_of_negated_inplace else 1.0}
+
+
 def _forward(p: Prepared, X: np.ndarray) -> np.ndarray:
     a = X
     last = len(p.layers) - 1

@@ -186,7 +186,7 @@ def dot(a: Any, b: Any) -> Any:
 
 # --- network ---
 
-_ACT: dict[str, Callable[[Vector], Vector]] = {
+ACTIVATIONS: dict[str, Callable[[Vector], Vector]] = {
     "sigmoid": _sigmoid,
     "relu": _relu,
     "identity": lambda v: v,
@@ -201,8 +201,8 @@ class Prepared:
 
     def __init__(self, network: Network) -> None:
         self.layers = tuple((W.T.tolist(), b.tolist()) for W, b in network.layers)
-        self.hidden = _ACT[network.hidden]
-        self.output = _ACT[network.output]
+        self.hidden = ACTIVATIONS[network.hidden]
+        self.output = ACTIVATIONS[network.output]
         self.n_in = network.n_in
         self.n_out = network.n_out
 
@@ -211,16 +211,30 @@ def prepare(network: Network) -> Prepared:
     return Prepared(network)
 
 
+def dense(cols: list[Vector], b: Vector, a: Vector) -> Vector:
+    """z = a @ W + b for one sample, W given as its columns: the sum of each output starts at its bias."""
+    z = []
+    for col, bj in zip(cols, b):  # one output neuron per column of W
+        s = bj
+        for ai, wij in zip(a, col):
+            s += ai * wij
+        z.append(s)
+    return z
+
+
+def stages(p: Prepared, k: int) -> dict[str, Callable[[Vector], Vector]]:
+    """Layer k of the forward pass as the steps it runs, for one sample (what `loopvec explain`
+    times): "product" (bias included: the sums start at it) and "activation"."""
+    cols, b = p.layers[k]
+    return {"product": lambda a: dense(cols, b, a),
+            "activation": p.output if k == len(p.layers) - 1 else p.hidden}
+
+
 def _forward_one(p: Prepared, x: Vector) -> Vector:
     a = x
     last = len(p.layers) - 1
     for k, (cols, b) in enumerate(p.layers):
-        z = []
-        for col, bj in zip(cols, b):  # one output neuron per column of W
-            s = bj
-            for ai, wij in zip(a, col):
-                s += ai * wij
-            z.append(s)
+        z = dense(cols, b, a)  # (n_in,) @ (n_in, n_out) + (n_out,) -> (n_out,)
         a = p.output(z) if k == last else p.hidden(z)
     return a
 

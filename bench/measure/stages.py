@@ -145,27 +145,17 @@ def _python(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str |
     whole = _whole(case, entrant)
     if whole:
         return whole
-    from loopvec.impls import impl_python as P
-
+    m = impls.get("python")
     idx, stage, (a, z, nxt) = _layer(case, entrant)
-    W, b = network(case.network).layers[idx]
-    cols, bl = W.T.tolist(), b.tolist()
+    b = network(case.network).layers[idx][1]
+    steps = m.stages(m.prepare(network(case.network)), idx)  # forward's own loops, one sample at a time
     one = case.batch == 1  # forward works on the vector itself at batch 1
-
-    def dense(row: list[float]) -> list[float]:  # impl_python's layer loop, bias first
-        zr = []
-        for col, bj in zip(cols, bl):
-            s = bj
-            for ai, wij in zip(row, col):
-                s += ai * wij
-            zr.append(s)
-        return zr
-
     if stage == "product":
+        dense = steps["product"]
         fn = dense if one else (lambda rows: [dense(row) for row in rows])
         return Setup(fn, ((a[0] if one else a).tolist(),), lambda o: np.atleast_2d(np.asarray(o))), \
             lambda got: _close(got, z + b, entrant + " (with its bias)")
-    f = P._ACT[stage]
+    f = steps["activation"]
     fn = f if one else (lambda rows: [f(row) for row in rows])
     return Setup(fn, ((z + b)[0].tolist() if one else (z + b).tolist(),), lambda o: np.atleast_2d(np.asarray(o))), \
         lambda got: _close(got, nxt, entrant)
@@ -176,25 +166,18 @@ def _numpy(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | 
     if whole:
         return whole
     m = impls.get("numpy")
-    p = m.prepare(network(case.network))
     idx, stage, (a, z, nxt) = _layer(case, entrant)
-    Wp, bp = p.layers[idx]
-    net = network(case.network)
-    sign = -1.0 if net.hidden == "sigmoid" and idx < len(net.layers) - 1 else 1.0  # impl_numpy keeps -W, -b there
+    steps = m.stages(m.prepare(network(case.network)), idx)  # the very calls forward makes
+    sign = steps["sign"]  # -1 where numpy keeps -W and -b (a sigmoid hidden layer)
+    b = network(case.network).layers[idx][1]
     x = a[0] if case.batch == 1 else a  # as forward feeds it: a vector at batch 1
     if stage == "product":
-        return Setup(np.matmul, (x, Wp), np.asarray), lambda got: _close(np.atleast_2d(got), sign * z, entrant)
-    buf = (sign * (z if stage == "bias" else z + network(case.network).layers[idx][1]))
+        return Setup(steps["product"], (x,), np.asarray), lambda got: _close(np.atleast_2d(got), sign * z, entrant)
+    buf = sign * (z if stage == "bias" else z + b)  # the stage's input, as forward hands it on
     buf = buf[0].copy() if case.batch == 1 else buf.copy()
-    if stage == "bias":
-        def add(zz: np.ndarray, bb: np.ndarray) -> np.ndarray:
-            zz += bb  # in place, as forward does
-            return zz
-
-        first = sign * (z + network(case.network).layers[idx][1])
-        return Setup(add, (buf, bp), np.asarray), lambda got: _close(np.atleast_2d(got), first, entrant)
-    act = p.output if idx == len(p.layers) - 1 else p.hidden  # in place on its buffer, as forward does
-    return Setup(act, (buf,), np.asarray), lambda got: _close(np.atleast_2d(got), nxt, entrant)
+    if stage == "bias":  # in place on its buffer, as forward does
+        return Setup(steps["bias"], (buf,), np.asarray), lambda got: _close(np.atleast_2d(got), sign * (z + b), entrant)
+    return Setup(steps["activation"], (buf,), np.asarray), lambda got: _close(np.atleast_2d(got), nxt, entrant)
 
 
 def _numba(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
