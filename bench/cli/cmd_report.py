@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from loopvec.bench.cli.args import clean, path
+from loopvec.bench.cli.args import clean, path, positive_int
 from loopvec.bench.cli.errors import CLIError
 
 
@@ -18,10 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
             "of every machine folder RESULTS_DIR/<machine>/: per machine the table of `loopvec run`\n"
             "and its environment, time and speedup (with 95% intervals) versus size per workload,\n"
             "GFLOP/s against the measured peak; across machines, the MNIST-shaped forward pass at\n"
-            "batch 1, 100 and 1 000. Regenerating overwrites the same files, atomically."),
+            "batch 1, 100 and 1 000. Regenerating overwrites the same files, atomically.\n\n"
+            "Each run is read once; with many machines, the plots show the 6 most recent and the\n"
+            "README lists every one."),
     )
     p.add_argument("results_dir", nargs="?", type=path, default="results", metavar="RESULTS_DIR",
                    help="folder of machine folders (default: ./results)")
+    p.add_argument("--jobs", type=positive_int, metavar="N",
+                   help="worker processes that read the runs and draw the plots (default: one per CPU; "
+                        "1: all in this process)")
     p.set_defaults(func=cmd_report)
 
 
@@ -33,7 +38,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CLIError(f"{clean(root)}: is a file; expected the results folder that holds machine folders "
                        f"(e.g. results)")
     try:
-        warnings, written, readme, runs = write_report(root)
+        warnings, written, readme, runs = write_report(root, jobs=args.jobs)
     except ReportError as exc:
         raise CLIError(clean(exc)) from None
     for w in warnings:

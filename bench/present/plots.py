@@ -50,6 +50,12 @@ def _impl_style(impl: str, known: list[str]) -> dict[str, Any]:
     return style(impl)
 
 
+def rows_of(data: dict[str, Any], rs: list[Row] | None) -> list[Row]:
+    """The run's rows: `rs` when the caller made them already (report makes them once per
+    run, for the table, the plots and the README block), else made from `data`."""
+    return rows(data) if rs is None else rs
+
+
 def timed_impls(rs: list[Row]) -> list[str]:
     return ordered({i for r in rs for i in r.estimate})
 
@@ -140,8 +146,8 @@ def grid(n: int, w: float = 5.4, h: float = 4.2) -> tuple[Any, list[Any]]:
 
 # ------------------------------------------------------------------ per-machine plots
 
-def plot_time(machine: str, data: dict[str, Any], path: Path) -> bool:
-    fams = {k: v for k, v in families(rows(data)).items() if len(v) >= 2}
+def plot_time(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
+    fams = {k: v for k, v in families(rows_of(data, rs)).items() if len(v) >= 2}
     if not fams:
         return False
     fig, axes = grid(len(fams))
@@ -193,8 +199,8 @@ def _not_timed(fam: list[Row], impl: str) -> str:
     return f" ({missing[0].note[impl]} from {size_label(missing[0].unit, missing[0].size)})"
 
 
-def plot_speedup(machine: str, data: dict[str, Any], path: Path) -> bool:
-    fams = {k: v for k, v in families(rows(data)).items()
+def plot_speedup(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
+    fams = {k: v for k, v in families(rows_of(data, rs)).items()
             if len(v) >= 2 and any(r.speedup(i) is not None for r in v for i in r.estimate if i != "python")}
     if not fams:
         return False
@@ -227,8 +233,8 @@ def plot_speedup(machine: str, data: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def plot_gflops(machine: str, data: dict[str, Any], path: Path) -> bool:
-    fams = {k: v for k, v in families(rows(data)).items()
+def plot_gflops(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
+    fams = {k: v for k, v in families(rows_of(data, rs)).items()
             if k.startswith("forward-mnist") and any(r.flops for r in v)}
     if not fams:
         return False
@@ -266,11 +272,11 @@ def plot_gflops(machine: str, data: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def plot_ladder(machine: str, data: dict[str, Any], path: Path) -> bool:
+def plot_ladder(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
     """The ladder: time per call of each implementation, loops to libraries, at batch 1, 100, 10 000."""
     from loopvec.bench.core import LADDER
 
-    by_case = {r.case: r for r in rows(data)}
+    by_case = {r.case: r for r in rows_of(data, rs)}
     sizes = [(b, by_case.get(f"forward-mnist-b{b:04d}")) for b in (1, 100, 10_000)]
     sizes = [(b, r) for b, r in sizes if r is not None]
     if not sizes:

@@ -6,13 +6,15 @@ from typing import Any
 
 from loopvec.bench.core import fmt_time
 from loopvec.bench.core import ordered
-from loopvec.bench.present.plots import (HEADLINE, grid, timed_impls, machines_footer, save, size_axis,
+from loopvec.bench.present.plots import (HEADLINE, grid, timed_impls, machines_footer, rows_of, save, size_axis,
                                          time_axis)
-from loopvec.bench.present.rows import families, rows
+from loopvec.bench.present.rows import Row, families
 
 
-def plot_headline(runs: dict[str, dict[str, Any]], path: Path) -> bool:
-    per_case = {c: {m: {r.case: r for r in rows(d)}.get(c) for m, d in runs.items()} for c in HEADLINE}
+def plot_headline(runs: dict[str, dict[str, Any]], path: Path, rs: dict[str, list[Row]] | None = None) -> bool:
+    """`rs`: each machine's rows, when the caller has them (else made from its run)."""
+    by_case = {m: {r.case: r for r in rows_of(d, (rs or {}).get(m))} for m, d in runs.items()}
+    per_case = {c: {m: by_case[m].get(c) for m in runs} for c in HEADLINE}
     per_case = {c: {m: r for m, r in ms.items() if r is not None and r.estimate} for c, ms in per_case.items()}
     per_case = {c: ms for c, ms in per_case.items() if ms}
     if not per_case:
@@ -64,8 +66,9 @@ def plot_headline(runs: dict[str, dict[str, Any]], path: Path) -> bool:
     return True
 
 
-def plot_machines_forward(runs: dict[str, dict[str, Any]], path: Path) -> bool:
-    fam = {m: families(rows(d)).get("forward-mnist", []) for m, d in runs.items()}
+def plot_machines_forward(runs: dict[str, dict[str, Any]], path: Path,
+                          rs: dict[str, list[Row]] | None = None) -> bool:
+    fam = {m: families(rows_of(d, (rs or {}).get(m))).get("forward-mnist", []) for m, d in runs.items()}
     fam = {m: f for m, f in fam.items() if len(f) >= 2}
     if len(fam) < 2:
         return False

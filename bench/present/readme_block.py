@@ -35,9 +35,10 @@ def _against(r: Row, impl: str, ref: str) -> str:
     return f"{value:.2f}x" + (f" {pm(iv)}" if iv is not None else "")
 
 
-def machine_block(name: str, path: str, data: dict[str, Any]) -> list[str]:
+def machine_block(name: str, path: str, data: dict[str, Any], rs: list[Row] | None = None) -> list[str]:
+    """One machine's part of the block; `rs`: the run's rows, when the caller has them (with their passes)."""
     lv = data.get("loopvec", {})
-    by_case = {r.case: r for r in rows(data)}
+    by_case = {r.case: r for r in (rows(data) if rs is None else rs)}
     forward = [(b, by_case.get(f"forward-mnist-b{b:04d}")) for b in BATCHES]
     forward = [(b, r) for b, r in forward if r is not None]
     if not forward:
@@ -121,15 +122,35 @@ def limits_sentences(by_case: dict[str, Row], lv: dict[str, Any]) -> list[str]:
 
 def results_block(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], readme_dir: Path) -> str:
     """The block's text (BEGIN to END) for the machines' newest complete runs, paths relative to the README."""
+    return block_text(root, {name: machine_block(name, block_path(p, readme_dir), data)
+                             for name, (p, data) in runs.items()}, readme_dir)
+
+
+def block_path(path: Path, readme_dir: Path) -> str:
+    """A run's link in the block: relative to the README's folder."""
+    return os.path.relpath(path, readme_dir).replace(os.sep, "/")
+
+
+def block_text(root: Path, blocks: dict[str, list[str]], readme_dir: Path) -> str:
+    """The block from each machine's lines (machine_block), in the order given: report makes
+    them one machine at a time, while it holds that machine's run."""
     out = [BEGIN, ""]
-    for name, (p, data) in runs.items():
-        rel = os.path.relpath(p, readme_dir).replace(os.sep, "/")
-        out += machine_block(name, rel, data)
-    ladders = [name for name in runs if (root / f"{name}-ladder.png").exists()]
+    for lines in blocks.values():
+        out += lines
+    ladders = [name for name in blocks if (root / f"{name}-ladder.png").exists()]
     if ladders:
         rel = os.path.relpath(root / f"{ladders[0]}-ladder.png", readme_dir).replace(os.sep, "/")
         out += [f"![the ladder on {ladders[0]}]({rel})", ""]
     return "\n".join(out + [END])
+
+
+def has_block(readme: Path) -> bool:
+    """Whether `readme` has the block (report makes the machines' lines only then)."""
+    try:
+        text = readme.read_text()
+    except OSError:
+        return False
+    return BEGIN in text and END in text
 
 
 def update_readme(readme: Path, block: str) -> bool:

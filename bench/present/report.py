@@ -4,25 +4,45 @@ For each machine folder (RESULTS_DIR/<machine>/) the newest complete run is used
 README holds, per machine, the table of `loopvec run` and the run's environment, and
 links the plots (present/plots.py). Everything is written atomically, so concurrent
 reports never leave a half-written page.
+
+It scales to many machines: each run is read once and reduced, while it is held, to what
+the page shows (its table, its README lines, its plots' inputs without the raw rounds),
+the machines are read by worker processes (one per CPU), and the plots show the
+MAX_PLOTTED most recent machines while the page lists every one.
 """
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from loopvec.bench.core import fmt_time
 from loopvec.bench.measure.machine import describe
-from loopvec.bench.present.explain import breakdown_lines, why_lines
-from loopvec.bench.present.plots import MARKER, file_stem, plot_gflops, plot_ladder, plot_speedup, plot_time
+from loopvec.bench.present.plots import (HEADLINE, MARKER, file_stem, plot_gflops, plot_ladder, plot_speedup,
+                                         plot_time)
 from loopvec.bench.present.plots_across import plot_headline, plot_machines_forward
-from loopvec.bench.present.readme_block import results_block, update_readme
-from loopvec.bench.present.table import format_table
+from loopvec.bench.present.readme_block import block_text, has_block, update_readme
+from loopvec.bench.present.report_machine import (MachineRun, in_order, keep_plot_inputs, md_rel, read_machine,
+                                                  usable_cpus)
+from loopvec.bench.present.rows import Row
 from loopvec.bench.store.atomic import write_atomic
-from loopvec.bench.store.find import newest_runs
-from loopvec.bench.store.results import ResultsError, load_run
+from loopvec.bench.store.find import machine_folders
 
 
+# Plots for the MAX_PLOTTED most recent machines (every machine keeps its table and a row in the
+# table across machines): 50 machines' plots took minutes and could not be read.
 MAX_PLOTTED = 6
+PER_MACHINE: tuple[tuple[str, Callable[..., bool], str], ...] = (
+    ("ladder", plot_ladder, "the ladder at batch 1, 100 and 10 000"),
+    ("time", plot_time, "time per call versus size"),
+    ("speedup", plot_speedup, "speedup over pure Python versus size"),
+    ("gflops", plot_gflops, "achieved GFLOP/s versus batch size, against the peak"))
+ACROSS: tuple[tuple[str, Callable[..., bool], str], ...] = (
+    ("headline.png", plot_headline, "MNIST-shaped forward at batch 1, 100, 1 000, every machine"),
+    ("machines-forward-mnist.png", plot_machines_forward, "MNIST-shaped forward, time versus batch, machines compared"))
 
 
 class ReportError(ValueError):
@@ -68,51 +88,46 @@ terminal with `loopvec compare results/A results/B`.
 """
 
 
-def _md_rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def build_readme(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], plots: dict[str, list[tuple[str, str]]],
+def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple[str, str]]],
                  cross: list[tuple[str, str]], notes: list[str]) -> str:
     out = [INTRO.format(marker=MARKER)]
     out.append("## Machines\n")
     out.append("| machine | CPU | cores | BLAS | threads | peak float64 | run |")
     out.append("|---|---|---|---|---|---|---|")
-    for m, (p, data) in runs.items():
-        d = describe(data)
-        pk = data.get("loopvec", {}).get("peak_gflops", {}).get("float64")
+    for m in runs:
+        d = describe(m.meta)
+        pk = m.meta.get("loopvec", {}).get("peak_gflops", {}).get("float64")
         peak = f"{pk:.1f} GFLOP/s" if pk else "?"
         threads = d["loopvec threads"] if not d["loopvec threads"].isdigit() else f"--threads {d['loopvec threads']}"
-        out.append(f"| [{m}](#machine-{m.lower()}) | {d['CPU']} | {d['logical cores']} | {d['BLAS library']} "
+        out.append(f"| [{m.name}](#machine-{m.name.lower()}) | {d['CPU']} | {d['logical cores']} | {d['BLAS library']} "
                    f"{d['BLAS kernel']} ({d['BLAS threads']} threads) | {threads} | {peak} | "
-                   f"[{str(data.get('datetime', '?'))[:10]}]({_md_rel(p, root)}) |")
+                   f"[{str(m.meta.get('datetime', '?'))[:10]}]({md_rel(m.path, root)}) |")
     out.append("")
-    if cross:
+    every = across_table(runs)
+    if cross or every:
         out.append("## Across machines\n")
         for title, fname in cross:
             out.append(f"![{title}]({fname})\n")
-    for m, (p, data) in runs.items():
-        lv = data.get("loopvec", {})
-        out.append(f"## Machine {m}\n")
+        out += every
+    for m in runs:
+        lv = m.meta.get("loopvec", {})
+        out.append(f"## Machine {m.name}\n")
         cmd = " ".join(lv.get("command", [])) if lv.get("command") else ""
-        when = str(data.get("datetime", "?"))[:16].replace("T", " ")
-        out.append(f"Run [`{_md_rel(p, root)}`]({_md_rel(p, root)}): profile {lv.get('profile', '?')}, "
-                   f"{when} UTC, commit {lv.get('commit', '?')}, {len(data.get('benchmarks', []))} timings"
+        when = str(m.meta.get("datetime", "?"))[:16].replace("T", " ")
+        out.append(f"Run [`{md_rel(m.path, root)}`]({md_rel(m.path, root)}): profile {lv.get('profile', '?')}, "
+                   f"{when} UTC, commit {lv.get('commit', '?')}, {m.timings} timings"
                    + (f", `{cmd}`" if cmd else "") + ".\n")
         out.append("| environment | |")
         out.append("|---|---|")
-        for k, v in describe(data).items():
+        for k, v in describe(m.meta).items():
             out.append(f"| {k} | {v.replace('|', '/')} |")
         out.append("")
         out.append("```text")
-        out.append(format_table(data, header=False).rstrip())
+        out.append(m.table)
         out.append("```\n")
-        for title, fname in plots.get(m, []):
+        for title, fname in plots.get(m.name, []):
             out.append(f"![{title}]({fname})\n")
-        out += explain_section(root, m)
+        out += m.explain
     if notes:
         out.append("## Notes\n")
         out += [f"- {n}" for n in notes]
@@ -120,34 +135,26 @@ def build_readme(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], plots
     return "\n".join(line.rstrip() for line in "\n".join(out).splitlines()).rstrip() + "\n"
 
 
-def explain_section(root: Path, machine: str) -> list[str]:
-    """The newest `loopvec explain` run of a machine: where the time goes, and why."""
-    runs = sorted((root / machine / "explain").glob("*.json"), key=lambda f: f.name, reverse=True)
-    datas = []
-    for f in runs:
-        try:
-            datas.append((f, load_run(f)))
-        except ResultsError:
-            continue
-    if not datas:
+def across_table(runs: list[MachineRun]) -> list[str]:
+    """Every machine's MNIST-shaped forward pass at the headline batches, when the plots across
+    machines show only some of them (none of this with MAX_PLOTTED machines or fewer)."""
+    if len(runs) <= MAX_PLOTTED or not any(m.headline for m in runs):
         return []
-    out = [f"### Where the time goes ({machine})\n"]
-    # the newest run of each network (toy, mnist)
-    seen: set[str] = set()
-    for f, data in datas:
-        net = data.get("loopvec", {}).get("network")
-        if net in seen:
-            continue
-        seen.add(str(net))
-        out.append(f"`loopvec explain --network {net}`: [`{_md_rel(f, root)}`]({_md_rel(f, root)})\n")
-        out += ["```text"] + breakdown_lines(data) + ["```\n"]
-        for png in sorted(f.parent.glob(f"{net}-b*.png")):
-            out.append(f"![{net}: {png.stem}]({_md_rel(png, root)})\n")
-    merged = {"benchmarks": [b for _, d in datas for b in d.get("benchmarks", [])]}
-    why = why_lines(merged)
-    if why:
-        out += ["#### What the breakdown says\n"] + why + [""]
-    return out
+    out = [f"The plots show the {MAX_PLOTTED} most recent machines. Every machine, MNIST-shaped forward pass "
+           f"(float64): the fastest implementation's time per call, and numpy's.\n",
+           "| machine | " + " | ".join(f"batch {int(c[-4:]):,}" for c in HEADLINE) + " |",
+           "|---|" + "---|" * len(HEADLINE)]
+    for m in runs:
+        cells = []
+        for case in HEADLINE:
+            got = m.headline.get(case)
+            if got is None:
+                cells.append("-")
+                continue
+            best, t, numpy = got
+            cells.append(f"{fmt_time(t)} {best}" + (f" (numpy {fmt_time(numpy)})" if numpy and best != "numpy" else ""))
+        out.append(f"| [{m.name}](#machine-{m.name.lower()}) | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def readme_runs(runs: dict[str, tuple[Path, dict[str, Any]]]) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -155,69 +162,104 @@ def readme_runs(runs: dict[str, tuple[Path, dict[str, Any]]]) -> dict[str, tuple
     return {m: v for m, v in runs.items() if v[1].get("loopvec", {}).get("threads") is None}
 
 
-def write_report(root: Path) -> tuple[list[str], list[Path], Path, dict[str, Any]]:
-    """Write root/README.md and the plots; (warnings, plots written, the README, the runs used)."""
+# ------------------------------------------------------------------ the plots (worker processes)
+
+def draw_machine(kind: str, machine: str, run: dict[str, Any], rs: list[Row], target: Path) -> bool:
+    import matplotlib  # lazily: the other commands do not need it
+
+    matplotlib.use("Agg")
+    return {k: fn for k, fn, _ in PER_MACHINE}[kind](machine, run, target, rs)
+
+
+def draw_across(fname: str, runs: dict[str, dict[str, Any]], rs: dict[str, list[Row]], target: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return {f: fn for f, fn, _ in ACROSS}[fname](runs, target, rs)
+
+
+def write_report(root: Path, jobs: int | None = None) -> tuple[list[str], list[Path], Path, dict[str, Any]]:
+    """Write root/README.md and the plots; (warnings, plots written, the README, the runs used).
+    `jobs`: worker processes (default: one per usable CPU; 1 reads and draws in this process)."""
     if not root.is_dir():
         raise ReportError(f"{root}: no such folder (run `loopvec run` first, which writes {root}/<machine>/*.json)")
-    warnings: list[str] = []
     try:
-        found = newest_runs(root, warnings)
-    except (ResultsError, OSError) as exc:
+        folders = machine_folders(root)
+    except OSError as exc:
         raise ReportError(str(exc)) from None
-    if not found:
+    top = root.resolve().parent / "README.md"  # the project's README, when it has the results block
+    block_dir = top.parent if has_block(top) else None
+    jobs = min(usable_cpus() if jobs is None else jobs, len(folders))
+    pool = None
+    if jobs > 1:
+        try:  # spawn, not fork: this process may hold BLAS threads, and a forked copy of a threaded one can hang
+            pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+        except (OSError, NotImplementedError):  # no semaphores here: one process it is
+            pool = None
+    if pool is not None:
+        try:
+            return _report(root, folders, block_dir, top, pool)
+        except BrokenProcessPool:
+            pass  # a worker could not start (a __main__ it cannot import) or was killed: again, in this process
+        finally:
+            pool.shutdown(cancel_futures=True)
+    return _report(root, folders, block_dir, top, None)
+
+
+def _report(root: Path, folders: list[Path], block_dir: Path | None, top: Path,
+            pool: Executor | None) -> tuple[list[str], list[Path], Path, dict[str, Any]]:
+    warnings: list[str] = []
+    runs: list[MachineRun] = []
+    try:
+        for got in in_order(pool, [(read_machine, (d, root, block_dir)) for d in folders]):
+            if isinstance(got, list):
+                warnings += got
+                continue
+            warnings += got.warnings
+            runs.append(got)
+            keep_plot_inputs(runs, MAX_PLOTTED)
+    except OSError as exc:
+        raise ReportError(str(exc)) from None
+    if not runs:
         hint = (" (it holds results files itself: give the folder above it)" if any(root.glob("*.json"))
                 else " (expected RESULTS_DIR/<machine>/<timestamp>_<commit>.json, written by `loopvec run`)")
         why = f": {'; '.join(warnings)}" if warnings else ""
         raise ReportError(f"{root}: no machine folder with a complete run{hint}{why}")
-    runs: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for m, p in found.items():
-        try:
-            runs[m] = (p, load_run(p))
-        except ResultsError as exc:  # changed since it was resolved
-            warnings.append(f"left out machine {m}: {exc}")
     import matplotlib  # lazily: the other commands do not need it
 
     matplotlib.use("Agg")
-
-    used: set[str] = set()
-    plots: dict[str, list[tuple[str, str]]] = {}
-    written: list[Path] = []
-    # Plots for the MAX_PLOTTED most recent machines (every machine keeps its table): 50
-    # machines' plots took minutes and could not be read.
-    recent = sorted(runs, key=lambda m: str(runs[m][1].get("datetime", "")), reverse=True)[:MAX_PLOTTED]
+    recent = sorted(runs, key=lambda m: m.when, reverse=True)[:MAX_PLOTTED]
     if len(runs) > MAX_PLOTTED:
         warnings.append(f"plots drawn for the {MAX_PLOTTED} most recent of {len(runs)} machines "
-                        f"({', '.join(sorted(recent))}); every machine's table is below")
+                        f"({', '.join(sorted(m.name for m in recent))}); every machine's table is below")
+    shown = [m for m in runs if m.name in {r.name for r in recent}]  # in name order, as the README lists them
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    names: list[tuple[str, str, Path]] = []  # (machine, or "" across machines; title; target) of each call
+    for fname, _, title in ACROSS:  # the biggest first: the workers finish together
+        calls.append((draw_across, (fname, {m.name: m.run for m in shown}, {m.name: m.rows for m in shown},
+                                    root / fname)))
+        names.append(("", title, root / fname))
+    used: set[str] = set()
+    for m in shown:
+        stem = file_stem(m.name, used)
+        for kind, _, title in PER_MACHINE:
+            calls.append((draw_machine, (kind, m.name, m.run, m.rows, root / f"{stem}-{kind}.png")))
+            names.append((m.name, f"{m.name}: {title}", root / f"{stem}-{kind}.png"))
+    plots: dict[str, list[tuple[str, str]]] = {m.name: [] for m in shown}
+    cross: list[tuple[str, str]] = []
     try:
-        for m, (p, data) in runs.items():
-            if m not in recent:
-                continue
-            stem = file_stem(m, used)
-            plots[m] = []
-            for kind, fn, title in (("ladder", plot_ladder, "the ladder at batch 1, 100 and 10 000"),
-                                    ("time", plot_time, "time per call versus size"),
-                                    ("speedup", plot_speedup, "speedup over pure Python versus size"),
-                                    ("gflops", plot_gflops, "achieved GFLOP/s versus batch size, against the peak")):
-                target = root / f"{stem}-{kind}.png"
-                if fn(m, data, target):
-                    plots[m].append((f"{m}: {title}", target.name))
-                    written.append(target)
-        datas = {m: d for m, (_, d) in runs.items() if m in recent}
-        cross = []
-        for fname, fn, title in (("headline.png", plot_headline, "MNIST-shaped forward at batch 1, 100, 1 000, every machine"),
-                                 ("machines-forward-mnist.png", plot_machines_forward,
-                                  "MNIST-shaped forward, time versus batch, machines compared")):
-            if fn(datas, root / fname):
-                cross.append((title, fname))
-                written.append(root / fname)
+        drawn = [name for name, ok in zip(names, in_order(pool, calls)) if ok]
+        for machine, title, target in drawn:
+            (plots[machine] if machine else cross).append((title, target.name))
+        written = [t for m, _, t in drawn if m] + [t for m, _, t in drawn if not m]  # per machine, then across
         prefix = f"{root}{os.sep}"
         notes = [w.replace(prefix, "") for w in warnings]  # paths relative to the README
         if not any(f == "headline.png" for _, f in cross):
             notes.append("no machine's run has the headline cases (forward-mnist at batch 1, 100, 1 000)")
         readme = root / "README.md"
         write_atomic(readme, build_readme(root, runs, plots, cross, notes))
-        top = root.resolve().parent / "README.md"  # the project's README, when it has the results block
-        update_readme(top, results_block(root, readme_runs(runs), top.parent))
+        if block_dir is not None:
+            update_readme(top, block_text(root, {m.name: m.block for m in runs if m.block is not None}, block_dir))
     except OSError as exc:  # WriteError too
         raise ReportError(f"cannot write into {root}: {exc}") from None
-    return warnings, written, readme, runs
+    return warnings, written, readme, {m.name: (m.path, m.meta) for m in runs}

@@ -13,8 +13,10 @@ from loopvec.bench.present.rows import Row, columns, families, rows
 CELL = 24
 
 
-def format_table(data: dict[str, Any], header: bool = True) -> str:
-    rs = rows(data)
+def format_table(data: dict[str, Any], header: bool = True, rs: list[Row] | None = None) -> str:
+    """The table of `loopvec run`; `rs`: the run's rows when the caller has them already
+    (their intervals are bootstrapped from the rounds: computing them twice is the cost)."""
+    rs = rows(data) if rs is None else rs
     cols = columns(rs)
     lv = data.get("loopvec", {})
     noise = lv.get("noise", {})

@@ -25,6 +25,12 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
     """The newest complete run of the whole suite in a machine folder (a run limited
     by --only counts only when there is nothing else). Files that cannot be read and
     the runs passed over are reported in `warnings` (when given)."""
+    return newest_complete_run(folder, warnings)[0]
+
+
+def newest_complete_run(folder: str | Path, warnings: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
+    """newest_complete, with the run it loaded: the caller need not read the file again (a
+    full run is several MB of JSON, and a report of many machines read each one twice)."""
     folder = Path(folder)
     files = _run_files(folder)
     if not files:
@@ -34,7 +40,7 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
                                 + ", ".join(str(folder / s) for s in subs[:3]))
         raise fail(folder, "no results file (*.json) in this folder")
     notes: list[str] = []
-    partial: Path | None = None  # newest complete run of a selection (--only/--impl), if no whole run
+    partial: tuple[Path, dict[str, Any]] | None = None  # newest complete run of a selection (--only/--impl)
     for f in files:
         try:
             data = load_run(f)
@@ -44,16 +50,16 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
         lv = data.get("loopvec", {})
         if is_complete(data):
             if lv.get("only"):  # a run of a few cases must not stand for the machine
-                partial = partial or f
+                partial = partial or (f, data)
                 notes.append(f"skipped {f}: a partial run (--only {' '.join(lv['only'])})")
                 continue
             if warnings is not None:
                 warnings.extend(notes)
-            return f
+            return f, data
         notes.append(f"skipped {f}: incomplete run ({lv.get('timed', '?')} of {lv.get('planned', '?')} cases)")
     if partial is not None:
         if warnings is not None:
-            warnings.extend(n for n in notes if str(partial) not in n)
+            warnings.extend(n for n in notes if str(partial[0]) not in n)
         return partial
     raise fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
 
@@ -73,15 +79,18 @@ def resolve(arg: str | Path, warnings: list[str] | None = None, results_dir: str
     return p
 
 
+def machine_folders(results_dir: str | Path) -> list[Path]:
+    """The machine folders of results_dir that hold results files, in name order."""
+    root = Path(results_dir)
+    return [d for d in sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                              key=lambda d: d.name) if _run_files(d)]
+
+
 def newest_runs(results_dir: str | Path, warnings: list[str] | None = None) -> dict[str, Path]:
     """{machine folder name: its newest complete run}, for every machine folder of
     results_dir that has one, in name order; the others are reported in `warnings`."""
-    root = Path(results_dir)
     out: dict[str, Path] = {}
-    for d in sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
-                    key=lambda d: d.name):
-        if not _run_files(d):
-            continue
+    for d in machine_folders(results_dir):
         try:
             out[d.name] = newest_complete(d, warnings)
         except ResultsError as exc:
