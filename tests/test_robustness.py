@@ -275,6 +275,7 @@ def test_compare_refuses_hostile_results_files(tmp_path: Path, good_run: Path, b
     one_line_error(proc, "bad.json")
 
 
+@pytest.mark.slow  # good_run is a subprocess run of loopvec
 def test_report_of_a_file_says_it_is_a_file(tmp_path: Path, good_run: Path) -> None:
     one_line_error(cli(tmp_path, "report", str(good_run)), "is a file")
 
