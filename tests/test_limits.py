@@ -74,9 +74,12 @@ def test_fit_lines_recover_the_fixed_cost_and_predict_the_crossover() -> None:
     rs = sweep({"numpy": 5e-6, "python": 1e-7}, {"numpy": 1e-9, "python": 1e-7}, [10, 100, 1000, 10000], noise=0.01)
     text = "\n".join(limits.fit_lines(rs))
     assert "numpy" in text and "per call" in text and "per element" in text
-    f = limits.fits(rs, "numpy")
-    assert f is not None and f.a == pytest.approx(5e-6, rel=0.05) and f.b == pytest.approx(1e-9, rel=0.05)
-    assert f.a_lo is not None and f.a_lo <= f.a <= f.a_hi
+    f = limits.run_fits(rs, {})["w"]["fits"]["numpy"]
+    assert f["a"]["value"] == pytest.approx(5e-6, rel=0.05) and f["b"]["value"] == pytest.approx(1e-9, rel=0.05)
+    assert f["a"]["lo"] <= f["a"]["value"] <= f["a"]["hi"]
+    # a run that stored its fits is read, not fitted again: a stored fixed cost of 7 us is what is shown
+    stored = {"fits": {"w": {"fits": {"numpy": dict(f, a={"value": 7e-6, "lo": None, "hi": None})}, "crossover": None}}}
+    assert "numpy            7 µs per call" in "\n".join(limits.fit_lines(rs, stored))
     line = next(ln for ln in text.splitlines() if "predicted" in ln)
     assert "predicted numpy/pure-Python crossover: 4" in line or "predicted numpy/pure-Python crossover: 5" in line
     assert "measured: n=100" in line  # the first measured size at which numpy is faster
@@ -84,7 +87,7 @@ def test_fit_lines_recover_the_fixed_cost_and_predict_the_crossover() -> None:
 
 def test_no_fit_below_three_sizes() -> None:
     rs = sweep({"numpy": 5e-6}, {"numpy": 1e-9}, [10, 100])
-    assert limits.fits(rs, "numpy") is None and limits.fit_lines(rs) == []
+    assert limits.run_fits(rs, {}) == {} and limits.fit_lines(rs) == []
 
 
 def test_memory_lines_name_each_implementation_at_the_largest_batch() -> None:

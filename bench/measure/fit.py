@@ -146,3 +146,28 @@ def crossover_interval(fit1: LineFit, fit2: LineFit) -> dict[str, float | None] 
     tail = 100 * (1 - CONFIDENCE) / 2
     lo, hi = np.percentile(x, [tail, 100 - tail])
     return {"n": n, "lo": float(lo) if np.isfinite(lo) else None, "hi": float(hi) if np.isfinite(hi) else None}
+
+
+Sweep = list[tuple[int, float, Sequence[float]]]  # (size, estimate, per-pass minima) per size
+
+
+def sweep_fits(sweeps: dict[str, dict[str, Sweep]], min_sizes: int = 3) -> dict[str, dict[str, Any]]:
+    """Every sweep's fits, JSON-able, as a run stores them: {workload: {"fits": {impl: LineFit.as_dict()},
+    "crossover": crossover_interval(numpy, python) or None}}. Sweeps of fewer than `min_sizes` sizes
+    (a line through two points shows nothing of how straight it is) and degenerate ones are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for workload, per_impl in sweeps.items():
+        got: dict[str, LineFit] = {}
+        for impl, pts in per_impl.items():
+            pts = sorted(p for p in pts if p[0] > 0)
+            if len(pts) < min_sizes:
+                continue
+            try:
+                got[impl] = fit_line([s for s, _, _ in pts], [t for _, t, _ in pts],
+                                     [list(m) or [t] for _, t, m in pts], key=f"{workload}:{impl}")
+            except ValueError:
+                continue
+        if got:
+            cross = crossover_interval(got["numpy"], got["python"]) if "numpy" in got and "python" in got else None
+            out[workload] = {"fits": {impl: f.as_dict() for impl, f in got.items()}, "crossover": cross}
+    return out

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from loopvec import impls
-from loopvec.bench.measure import machine, stats, traffic
+from loopvec.bench.measure import fit, machine, stats, traffic
 from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.measure import schedule as S
 from loopvec.bench.core import YARDSTICK
@@ -224,6 +224,19 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
     return out
 
 
+def run_fits(done: list[S.CaseState]) -> dict[str, Any]:
+    """time = a + b*n per implementation over each workload's sizes (fit.py), stored with the run so
+    that every reader shows the same fits without bootstrapping them again."""
+    sweeps: dict[str, dict[str, fit.Sweep]] = {}
+    for st in done:
+        if not isinstance(st.case, Workload):
+            continue
+        for e in st.timed():
+            sweeps.setdefault(st.case.name, {}).setdefault(e, []).append(
+                (st.case.size, st.estimate(e), stats.pass_minima(st.passes[e]).tolist()))
+    return fit.sweep_fits(sweeps)
+
+
 def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict[str, Any] | None:
     """The results JSON of the finished cases, or None when no case was timed."""
     from pytest_benchmark import __version__ as pb_version
@@ -245,7 +258,7 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
                                      f"their passes, paired), {stats.BOOTSTRAP_RESAMPLES} resamples, widened by "
                                      f"t/z*sqrt(W/(W-1)) for W workers"},
               timing=dict(sched.timing.__dict__),
-              noise={st.case.id: noise_record(st) for st in done})
+              noise={st.case.id: noise_record(st) for st in done}, fits=run_fits(done))
     return {"machine_info": mi, "commit_info": get_commit_info(), "benchmarks": entries,
             "datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "version": pb_version, "loopvec": lv}
 

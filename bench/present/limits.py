@@ -16,7 +16,7 @@ from typing import Any
 
 from loopvec.bench.core import fmt_time, size_label
 from loopvec.bench.measure.bandwidth import ceiling_for
-from loopvec.bench.measure.fit import LineFit, crossover_interval, fit_line
+from loopvec.bench.measure.fit import sweep_fits
 from loopvec.bench.measure.stats import pass_minima
 from loopvec.bench.present.rows import Row, columns, families
 
@@ -53,7 +53,10 @@ def binding(r: Row, impl: str, lv: dict[str, Any]) -> tuple[float, str, float] |
         return None
     peak = lv.get("peak_gflops", {}).get(r.dtype) if isinstance(lv.get("peak_gflops"), dict) else None
     bw = bandwidth(lv)
-    roof = ceiling_for(bw, r.nbytes) if bw is not None and r.nbytes else None
+    try:
+        roof = ceiling_for(bw, r.nbytes) if bw is not None and r.nbytes else None
+    except (KeyError, TypeError, ValueError):  # a ceiling the run did not measure
+        roof = None
     if r.flops:
         gf = r.flops / est / 1e9
         limits = []
@@ -87,49 +90,53 @@ def rate_text(r: Row, lv: dict[str, Any]) -> str:
     return f"{rate:.3g} {unit} ({', '.join(bits)})"
 
 
-def fits(fam: list[Row], impl: str) -> LineFit | None:
-    """time = a + b*n of one implementation over a sweep (None with fewer than MIN_FIT_SIZES sizes)."""
-    pts = [(r.size, r.estimate[impl], r.passes.get(impl) or []) for r in fam if impl in r.estimate and r.size > 0]
-    if len(pts) < MIN_FIT_SIZES:
-        return None
-    samples = [pass_minima(p).tolist() if p else [t] for _, t, p in pts]
-    try:
-        return fit_line([s for s, _, _ in pts], [t for _, t, _ in pts], samples, key=f"{fam[0].workload}:{impl}")
-    except ValueError:
-        return None
+def run_fits(rs: list[Row], lv: dict[str, Any]) -> dict[str, Any]:
+    """The fits the run stored (runner.run_fits), or, for a run from before they were stored,
+    the same fits made here from its rows."""
+    stored = lv.get("fits")
+    if isinstance(stored, dict):
+        return stored
+    sweeps = {wl: {impl: [(r.size, r.estimate[impl], pass_minima(r.passes[impl]).tolist() if r.passes.get(impl) else [])
+                          for r in fam if impl in r.estimate] for impl in columns(fam)}
+              for wl, fam in families(rs).items()}
+    return sweep_fits(sweeps, MIN_FIT_SIZES)
 
 
-def _pm(v: float, lo: float | None, hi: float | None, fmt: Any) -> str:
-    return f"{fmt(v)}" + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else "")
+def _pm(v: float, lo: Any, hi: Any, fmt: Any) -> str:
+    ok = isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+    return f"{fmt(v)}" + (f" [{fmt(lo)}, {fmt(hi)}]" if ok else "")
 
 
 def _per_unit(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns" if abs(seconds) < 1e-6 else fmt_time(seconds)
 
 
-def fit_lines(rs: list[Row]) -> list[str]:
+def fit_lines(rs: list[Row], lv: dict[str, Any] | None = None) -> list[str]:
     """Per sweep and implementation: the fixed cost a and the cost per unit b, with 95% intervals;
     then the numpy/pure-Python crossover the fits predict, beside the measured one."""
     out: list[str] = []
-    for wl, fam in families(rs).items():
-        got = {impl: f for impl in columns(fam) if (f := fits(fam, impl)) is not None}
-        if not got:
+    fams = families(rs)
+    for wl, got in run_fits(rs, lv or {}).items():
+        fam = fams.get(wl)
+        if not fam or not isinstance(got, dict) or not isinstance(got.get("fits"), dict):
             continue
         unit = fam[0].unit.rstrip("s") or "unit"
         out.append(f"  {wl} (per {unit}):")
-        for impl, f in got.items():
-            out.append(f"    {impl:<16} {_pm(f.a, f.a_lo, f.a_hi, _fmt_signed)} per call + "
-                       f"{_pm(f.b, f.b_lo, f.b_hi, _per_unit)} per {unit}; worst misfit {100 * f.max_rel_residual:.0f}%")
-        if "numpy" in got and "python" in got:
-            cx = crossover_interval(got["numpy"], got["python"])
+        for impl, f in got["fits"].items():
+            a, b = f["a"], f["b"]
+            out.append(f"    {impl:<16} {_pm(a['value'], a.get('lo'), a.get('hi'), _fmt_signed)} per call + "
+                       f"{_pm(b['value'], b.get('lo'), b.get('hi'), _per_unit)} per {unit}; worst misfit "
+                       f"{100 * f.get('max_rel_residual', 0.0):.0f}%")
+        if "numpy" in got["fits"] and "python" in got["fits"]:
+            cx = got.get("crossover")
             measured = next((r for r in fam if "numpy" in r.estimate and "python" in r.estimate
                              and r.estimate["numpy"] < r.estimate["python"]), None)
             seen = f"measured: {size_label(measured.unit, measured.size)}" if measured else "measured: never"
-            if cx is None:
+            if not isinstance(cx, dict):
                 out.append(f"    predicted numpy/pure-Python crossover: none (the lines do not cross); {seen}")
             else:
-                rng = (f" [{cx['lo']:,.0f}, " + (f"{cx['hi']:,.0f}]" if cx["hi"] is not None else "never]")
-                       if cx["lo"] is not None else "")
+                rng = (f" [{cx['lo']:,.0f}, " + (f"{cx['hi']:,.0f}]" if cx.get("hi") is not None else "never]")
+                       if cx.get("lo") is not None else "")
                 out.append(f"    predicted numpy/pure-Python crossover: {cx['n']:,.0f} {fam[0].unit}{rng}; {seen}")
     if not out:
         return []

@@ -24,6 +24,7 @@ from loopvec.bench.measure.machine import describe
 from loopvec.bench.present.plots import (HEADLINE, MARKER, file_stem, plot_gflops, plot_ladder, plot_speedup,
                                          plot_time)
 from loopvec.bench.present.plots_across import plot_headline, plot_machines_forward
+from loopvec.bench.present.roofline import plot_memory, plot_roofline
 from loopvec.bench.present.readme_block import block_text, has_block, update_readme
 from loopvec.bench.present.report_machine import (MachineRun, in_order, keep_plot_inputs, md_rel, read_machine,
                                                   usable_cpus)
@@ -39,7 +40,9 @@ PER_MACHINE: tuple[tuple[str, Callable[..., bool], str], ...] = (
     ("ladder", plot_ladder, "the ladder at batch 1, 100 and 10 000"),
     ("time", plot_time, "time per call versus size"),
     ("speedup", plot_speedup, "speedup over pure Python versus size"),
-    ("gflops", plot_gflops, "achieved GFLOP/s versus batch size, against the peak"))
+    ("gflops", plot_gflops, "achieved GFLOP/s versus batch size, against the peak"),
+    ("roofline", plot_roofline, "the roofline: every case under the measured FLOP peak and bandwidth"),
+    ("memory", plot_memory, "memory one call allocates, versus batch size"))
 ACROSS: tuple[tuple[str, Callable[..., bool], str], ...] = (
     ("headline.png", plot_headline, "MNIST-shaped forward at batch 1, 100, 1 000, every machine"),
     ("machines-forward-mnist.png", plot_machines_forward, "MNIST-shaped forward, time versus batch, machines compared"))

@@ -22,13 +22,14 @@ from loopvec.bench.measure.machine import summary
 from loopvec.bench.measure.traffic import min_bytes
 from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.present.plots import UNIT_AXIS, grid, save, size_axis
-from loopvec.bench.present.rows import families, rows
+from loopvec.bench.present.rows import Row, families, rows
 
 
 def footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
     lv = data.get("loopvec", {})
     fig.text(0.008, 0.006, f"machine {machine}: {summary(data)}; commit {lv.get('commit', '?')}"[:200],
              fontsize=7.5, color="0.3", ha="left", va="bottom")
+    fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))  # (left, bottom, width, height): the axes clear of it
 
 
 def case_bytes(e: dict[str, Any]) -> int | None:
@@ -63,7 +64,7 @@ def points(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def plot_roofline(machine: str, data: dict[str, Any], path: Path) -> bool:
+def plot_roofline(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
     """The roofline of one run; False (nothing drawn) when no case has FLOPs or elements to place.
     A run from before bandwidth was measured gets the FLOP peak alone, and says so."""
     pts = points(data)
@@ -114,7 +115,7 @@ def plot_roofline(machine: str, data: dict[str, Any], path: Path) -> bool:
     ax.set_title("filled: dot and forward passes (2 FLOP per multiply-add); hollow: activations, "
                  "one operation per element", fontsize=9)
     fig.suptitle(f"{machine}: the roofline, every case under the measured peak and bandwidth"
-                 + ("" if ceil else " (bandwidth not measured in this run: the peak alone)"), fontsize=13)
+                 + ("" if ceil else "\n(bandwidth not measured in this run: the FLOP peak alone)"), fontsize=12)
     footer(fig, machine, data)
     save(fig, path)
     return True
@@ -131,10 +132,10 @@ def memory_by_case(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]
     return out
 
 
-def plot_memory(machine: str, data: dict[str, Any], path: Path) -> bool:
+def plot_memory(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
     """Peak extra memory per call against size, forward passes; False when the run measured none."""
     mem = memory_by_case(data)
-    fams = {k: v for k, v in families(rows(data)).items()
+    fams = {k: v for k, v in families(rs if rs is not None else rows(data)).items()
             if v[0].unit == "batch" and len(v) >= 2 and any(r.case in mem for r in v)}
     if not fams:
         return False

@@ -83,7 +83,7 @@ def rows(data: dict[str, Any]) -> list[Row]:
         pw = e.get("pass_workers")
         r.workers[impl] = [int(w) for w in pw] if isinstance(pw, list) and len(pw) == len(r.passes[impl]) \
             and all(isinstance(w, int) and not isinstance(w, bool) for w in pw) else None
-        for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv)):
+        for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv), ("numpy_over_matmuls", r.vs_numpy_iv)):
             iv = Interval.from_dict(e.get(key))
             if iv is not None:
                 target[impl] = iv
@@ -96,6 +96,8 @@ def rows(data: dict[str, Any]) -> list[Row]:
         if isinstance(e.get("memory"), dict):
             r.memory[impl] = e["memory"]
     for r in out.values():  # files that did not store the intervals but have the passes: compute them
+        if "numpy" in r.speedup_iv and "python" not in r.vs_numpy_iv:  # numpy over python: python over numpy, inverted
+            r.vs_numpy_iv["python"] = inverted(r.speedup_iv["numpy"])
         for impl in r.estimate:
             for ref, target in (("python", r.speedup_iv), ("numpy", r.vs_numpy_iv)):
                 if impl != ref and impl not in target and r.passes.get(ref) and r.passes.get(impl) \
@@ -115,6 +117,15 @@ def rows(data: dict[str, Any]) -> list[Row]:
     for r in out.values():
         first_seen.setdefault(r.workload, len(first_seen))
     return sorted(out.values(), key=lambda r: (first_seen[r.workload], r.dtype, r.size))
+
+
+def inverted(iv: Interval) -> Interval:
+    """The interval of 1/x: every bootstrap replicate inverted, so its ends swap."""
+    def inv(v: float | None) -> float | None:
+        return None if v is None or v == 0 else 1.0 / v
+
+    return Interval(1.0 / iv.value, 1.0 / iv.hi, 1.0 / iv.lo, inv(iv.boot_hi), inv(iv.boot_lo), iv.workers, iv.between,
+                    iv.within)
 
 
 def columns(rs: list[Row]) -> list[str]:

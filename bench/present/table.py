@@ -50,7 +50,7 @@ def format_table(data: dict[str, Any], header: bool = True, rs: list[Row] | None
                  "the fastest, as a share of the limit that binds it, the FLOP peak or bandwidth x FLOP/B "
                  "(the roofline)")
     cross = crossover_lines(rs)
-    lines += ([""] + cross if cross else []) + fit_lines(rs) + batch_lines(rs) + matmul_lines(rs)
+    lines += ([""] + cross if cross else []) + fit_lines(rs, lv) + batch_lines(rs) + matmul_lines(rs)
     lines += reference_lines(rs) + memory_lines(rs)
     lines += first_call_lines(rs)
     lines += startup_lines(lv) + noise_lines(lv) + skip_lines(lv)

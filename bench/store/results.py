@@ -192,10 +192,59 @@ def _check_extra(extra: dict[str, Any], stats: dict[str, Any], where: str, path:
     data = stats.get("data")
     if data is not None and not _positive_times(data):
         raise fail(path, f"{where.replace('extra_info', 'stats')} data is not a list of positive, finite times")
+    if "bytes" in extra and not (isinstance(extra["bytes"], int) and not isinstance(extra["bytes"], bool)
+                                 and extra["bytes"] > 0):
+        raise fail(path, f"{where} bytes is {extra['bytes']!r}, expected a whole number > 0")
+    for key in ("gbps", "intensity"):
+        if extra.get(key) is not None and not (_is_number(extra[key]) and extra[key] >= 0):
+            raise fail(path, f"{where} {key} is {extra[key]!r}, expected a finite number >= 0 or null")
+    if "memory" in extra and not _memory_record(extra["memory"]):
+        raise fail(path, f"{where} memory is not a record of {{peak_bytes, allocations: numbers >= 0 or null; "
+                         f"method, note: text}}")
     for key in ("speedup", "vs_numpy", "numpy_over_matmuls", "share"):
         v = extra.get(key)
         if key in extra and not (isinstance(v, dict) and all(_is_number(v.get(k)) for k in ("value", "lo", "hi"))):
             raise fail(path, f"{where} {key} is not an interval of finite numbers {{value, lo, hi}}")
+
+
+def _memory_record(m: Any) -> bool:
+    if not isinstance(m, dict) or not isinstance(m.get("method"), str) or not isinstance(m.get("note", ""), str):
+        return False
+    return all(m.get(k) is None or (_is_number(m[k]) and m[k] >= 0)
+               for k in ("peak_bytes", "allocations", "retained_bytes", "retained_blocks"))
+
+
+def _numbers(d: Any, depth: int, positive: bool = False) -> bool:
+    """An object of objects ... (depth levels) of finite numbers (> 0 when `positive`)."""
+    if not isinstance(d, dict):
+        return False
+    if depth == 1:
+        return all(_is_number(v) and (v > 0 if positive else v >= 0) for v in d.values())
+    return all(_numbers(v, depth - 1, positive) for v in d.values())
+
+
+def _end(x: Any) -> bool:
+    return x is None or _is_number(x)
+
+
+def _fits(fits: Any) -> bool:
+    """{workload: {"fits": {impl: {"a": {value, lo, hi}, "b": ..., "max_rel_residual"}}, "crossover": null or
+    {n, lo, hi}}}, every number finite (an interval's end may be null)."""
+    if not isinstance(fits, dict):
+        return False
+    for got in fits.values():
+        if not isinstance(got, dict) or not isinstance(got.get("fits"), dict):
+            return False
+        for f in got["fits"].values():
+            if not (isinstance(f, dict) and _is_number(f.get("max_rel_residual", 0.0))
+                    and all(isinstance(f.get(k), dict) and _is_number(f[k].get("value"))
+                            and _end(f[k].get("lo")) and _end(f[k].get("hi")) for k in ("a", "b"))):
+                return False
+        cx = got.get("crossover")
+        if cx is not None and not (isinstance(cx, dict) and _is_number(cx.get("n")) and cx["n"] > 0
+                                   and _end(cx.get("lo")) and _end(cx.get("hi"))):
+            return False
+    return True
 
 
 def _positive_times(data: Any) -> bool:
@@ -222,6 +271,14 @@ def _check_loopvec(lv: dict[str, Any], path: str | Path) -> None:
     for key in ("numba_startup", "processes", "kernel", "estimator", "timing", "peak_gflops_measured"):
         if key in lv and not isinstance(lv[key], dict):
             raise fail(path, f"loopvec.{key} is a {_kind(lv[key])}, expected an object")
+    bw = lv.get("bandwidth")
+    if bw is not None and not (isinstance(bw, dict) and _numbers(bw.get("ceiling"), 1, positive=True)
+                               and _numbers(bw.get("footprints"), 1, positive=True)
+                               and isinstance(bw.get("l3_bytes"), int) and bw["l3_bytes"] > 0
+                               and _numbers(bw.get("GBps", {}), 3)):
+        raise fail(path, "loopvec.bandwidth is not a record of positive ceilings, footprints and l3_bytes")
+    if "fits" in lv and not _fits(lv["fits"]):
+        raise fail(path, "loopvec.fits is not an object of fits {a, b: {value, lo, hi}} and crossovers")
     for name, v in (lv.get("numba_startup") or {}).items():
         if not isinstance(v, dict) or not all(_is_number(x) and x >= 0 for k, x in v.items() if k != "error"):
             raise fail(path, f"loopvec.numba_startup.{name} is not an object of finite times")
