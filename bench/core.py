@@ -72,3 +72,11 @@ def pm(interval: Any) -> str:
 
 def size_label(unit: str, size: int) -> str:
     return {"elements": "n=", "n": "n=", "batch": "b=", "samples": "n="}.get(unit, "") + f"{size:,}"
+
+
+def fit_x(workload: str, size: int) -> tuple[int, str | None]:
+    """The n of a sweep's fit time = a + b*n, and its unit when it is not the case's size: an n x n
+    matrix product does n^3 multiply-adds, so its b is the cost of one; elsewhere n is the size."""
+    if workload == "dot":
+        return size**3, "multiply-add"
+    return size, None

@@ -126,16 +126,20 @@ def vsum(typingctx, v):  # type: ignore[no-untyped-def]
         return None
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        vec, n = args[0], v.lanes
-        i32 = ir.IntType(32)
-        while n > 1:
-            n //= 2
-            lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
-            hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
-            vec = builder.fadd(lo, hi)
-        return builder.extract_element(vec, ir.Constant(i32, 0))
+        return _halves(builder, args[0], v.lanes, builder.fadd)
 
     return v.dtype(v), codegen
+
+
+def _halves(builder, vec, n, combine):  # type: ignore[no-untyped-def]
+    """Lane 0 of `vec` (n lanes) after combining its halves pairwise, log2(n) steps: a reduction."""
+    i32 = ir.IntType(32)
+    while n > 1:
+        n //= 2
+        lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
+        hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
+        vec = combine(lo, hi)
+    return builder.extract_element(vec, ir.Constant(i32, 0))
 
 
 @intrinsic
@@ -158,14 +162,8 @@ def vmax_lanes(typingctx, v):  # type: ignore[no-untyped-def]
         return None
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        vec, n = args[0], v.lanes
-        i32 = ir.IntType(32)
-        while n > 1:
-            n //= 2
-            lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
-            hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
-            vec = builder.select(builder.fcmp_ordered(">", lo, hi), lo, hi)
-        return builder.extract_element(vec, ir.Constant(i32, 0))
+        return _halves(builder, args[0], v.lanes,
+                       lambda lo, hi: builder.select(builder.fcmp_ordered(">", lo, hi), lo, hi))
 
     return v.dtype(v), codegen
 

@@ -81,7 +81,7 @@ def test_fit_lines_recover_the_fixed_cost_and_predict_the_crossover() -> None:
     stored = {"fits": {"w": {"fits": {"numpy": dict(f, a={"value": 7e-6, "lo": None, "hi": None})}, "crossover": None}}}
     assert "numpy            7 µs per call" in "\n".join(limits.fit_lines(rs, stored))
     line = next(ln for ln in text.splitlines() if "predicted" in ln)
-    assert "predicted numpy/pure-Python crossover: 4" in line or "predicted numpy/pure-Python crossover: 5" in line
+    assert "predicted numpy/pure-Python crossover: n=49.5" in line  # 4.9e-6 / 99e-9
     assert "measured: n=100" in line  # the first measured size at which numpy is faster
 
 
@@ -166,3 +166,19 @@ def test_the_readme_states_the_memory_lesson_in_the_runs_own_figures() -> None:
     text = " ".join(limits_sentences({r.case: r for r in (big, relu)}, LV))
     assert "numpy call allocates 1.6 MB" in text and "numba-tuned 899 kB" in text and "result alone is 800 kB" in text
     assert "relu 40.0 GB/s (numba-parallel, 67% of the cache bandwidth)" in text
+
+
+def test_a_matrix_product_is_fitted_per_multiply_add() -> None:
+    # dot n: n^3 multiply-adds; numpy 1 us + 0.1 ns each, python 0.1 us + 50 ns each: they cross at
+    # n^3 = 0.9e-6 / 49.9e-9 = 18.04, n = 2.62
+    rs = []
+    for n in (2, 4, 8, 16):
+        r = Row(case=f"dot-n{n:04d}", workload="dot", size=n, unit="n", dtype="float64", flops=2 * n**3)
+        for impl, a, b in (("numpy", 1e-6, 1e-10), ("python", 1e-7, 5e-8)):
+            r.estimate[impl] = a + b * n**3
+            r.passes[impl] = [[r.estimate[impl]]] * 4
+        rs.append(r)
+    f = limits.run_fits(rs, {})["dot"]["fits"]["python"]
+    assert f["b"]["value"] == pytest.approx(5e-8, rel=1e-6) and f["max_rel_residual"] < 1e-6
+    text = "\n".join(limits.fit_lines(rs))
+    assert "per multiply-add" in text and "crossover: n=2.6" in text

@@ -26,7 +26,7 @@ from loopvec import impls
 from loopvec.bench.measure import fit, machine, stats, traffic
 from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.measure import schedule as S
-from loopvec.bench.core import YARDSTICK
+from loopvec.bench.core import YARDSTICK, fit_x
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
 FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes (store.results reads it)
@@ -233,7 +233,7 @@ def run_fits(done: list[S.CaseState]) -> dict[str, Any]:
             continue
         for e in st.timed():
             sweeps.setdefault(st.case.name, {}).setdefault(e, []).append(
-                (st.case.size, st.estimate(e), stats.pass_minima(st.passes[e]).tolist()))
+                (fit_x(st.case.name, st.case.size)[0], st.estimate(e), stats.pass_minima(st.passes[e]).tolist()))
     return fit.sweep_fits(sweeps)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loopvec.bench.core import fmt_time, size_label
+from loopvec.bench.core import fit_x, fmt_time, size_label
 from loopvec.bench.measure.bandwidth import ceiling_for
 from loopvec.bench.measure.fit import sweep_fits
 from loopvec.bench.measure.stats import pass_minima
@@ -96,7 +96,8 @@ def run_fits(rs: list[Row], lv: dict[str, Any]) -> dict[str, Any]:
     stored = lv.get("fits")
     if isinstance(stored, dict):
         return stored
-    sweeps = {wl: {impl: [(r.size, r.estimate[impl], pass_minima(r.passes[impl]).tolist() if r.passes.get(impl) else [])
+    sweeps = {wl: {impl: [(fit_x(wl, r.size)[0], r.estimate[impl],
+                           pass_minima(r.passes[impl]).tolist() if r.passes.get(impl) else [])
                           for r in fam if impl in r.estimate] for impl in columns(fam)}
               for wl, fam in families(rs).items()}
     return sweep_fits(sweeps, MIN_FIT_SIZES)
@@ -120,7 +121,8 @@ def fit_lines(rs: list[Row], lv: dict[str, Any] | None = None) -> list[str]:
         fam = fams.get(wl)
         if not fam or not isinstance(got, dict) or not isinstance(got.get("fits"), dict):
             continue
-        unit = fam[0].unit.rstrip("s") or "unit"
+        unit = fit_x(wl, 1)[1] or fam[0].unit.rstrip("s") or "unit"
+        size_of = (lambda x: x ** (1 / 3)) if fit_x(wl, 2)[0] != 2 else (lambda x: x)  # back from n^3 to n
         out.append(f"  {wl} (per {unit}):")
         for impl, f in got["fits"].items():
             a, b = f["a"], f["b"]
@@ -135,9 +137,10 @@ def fit_lines(rs: list[Row], lv: dict[str, Any] | None = None) -> list[str]:
             if not isinstance(cx, dict):
                 out.append(f"    predicted numpy/pure-Python crossover: none (the lines do not cross); {seen}")
             else:
-                rng = (f" [{cx['lo']:,.0f}, " + (f"{cx['hi']:,.0f}]" if cx.get("hi") is not None else "never]")
-                       if cx.get("lo") is not None else "")
-                out.append(f"    predicted numpy/pure-Python crossover: {cx['n']:,.0f} {fam[0].unit}{rng}; {seen}")
+                rng = (f" [{size_of(cx['lo']):,.1f}, " + (f"{size_of(cx['hi']):,.1f}]" if cx.get("hi") is not None
+                                                          else "never]") if cx.get("lo") is not None else "")
+                out.append(f"    predicted numpy/pure-Python crossover: {size_label(fam[0].unit, 0)[:-1]}"
+                           f"{size_of(cx['n']):,.1f}{rng}; {seen}")
     if not out:
         return []
     return ["", "fixed cost and cost per unit, time = a + b*n fitted over each sweep (weights 1/t^2; "
