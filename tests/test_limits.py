@@ -182,3 +182,18 @@ def test_a_matrix_product_is_fitted_per_multiply_add() -> None:
     assert f["b"]["value"] == pytest.approx(5e-8, rel=1e-6) and f["max_rel_residual"] < 1e-6
     text = "\n".join(limits.fit_lines(rs))
     assert "per multiply-add" in text and "crossover: n=2.6" in text
+
+
+def test_two_bandwidth_readings_keep_the_higher_of_each_and_both_ceilings() -> None:
+    from loopvec.bench.measure.pool import higher
+
+    first = {"l3_bytes": 1, "ceiling": {"cache": 60.0, "dram": 20.0},
+             "GBps": {"copy": {"numpy": {"cache": 60.0, "dram": 12.0}}, "triad": {"numpy": {"cache": 50.0, "dram": 20.0}}}}
+    again = {"l3_bytes": 1, "ceiling": {"cache": 90.0, "dram": 18.0},
+             "GBps": {"copy": {"numpy": {"cache": 90.0, "dram": 18.0}}, "triad": {"numpy": {"cache": 40.0, "dram": 10.0}}}}
+    got = higher(first, again)
+    assert got["ceiling"] == {"cache": 90.0, "dram": 20.0}
+    assert got["GBps"]["copy"]["numpy"] == {"cache": 90.0, "dram": 18.0}
+    assert got["GBps"]["triad"]["numpy"] == {"cache": 50.0, "dram": 20.0}
+    assert got["ceiling_measured"] == {"cache": [60.0, 90.0], "dram": [20.0, 18.0]}
+    assert "cache 90.0 GB/s (0 MiB; readings 60.0, 90.0;" in limits.bandwidth_header({"bandwidth": got})[0]

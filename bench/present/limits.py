@@ -40,10 +40,13 @@ def bandwidth_header(lv: dict[str, Any]) -> list[str]:
             continue
         best = {v: max((gb.get(k, {}).get(v, {}).get(level, 0.0) for k in gb), default=0.0)
                 for v in ("numpy", "numba-1t", "numba-all")}
+        got = (bw.get("ceiling_measured") or {}).get(level)
+        readings = f"readings {got[0]:.1f}, {got[1]:.1f}; " if isinstance(got, list) and len(got) == 2 else ""
         parts.append(f"{'DRAM' if level == 'dram' else level} {bw['ceiling'][level]:.1f} GB/s "
-                     f"({fp.get(level, 0) / 2**20:.0f} MiB; numpy {best['numpy']:.1f}, 1 thread "
+                     f"({fp.get(level, 0) / 2**20:.0f} MiB; {readings}numpy {best['numpy']:.1f}, 1 thread "
                      f"{best['numba-1t']:.1f}, {bw.get('threads', '?')} threads {best['numba-all']:.1f})")
-    return ["bandwidth (STREAM-style copy and triad, best pass): " + "; ".join(parts)] if parts else []
+    return ["bandwidth (STREAM-style copy and triad, best pass, the higher of before/after the cases): "
+            + "; ".join(parts)] if parts else []
 
 
 def binding(r: Row, impl: str, lv: dict[str, Any]) -> tuple[float, str, float] | None:

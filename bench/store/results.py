@@ -275,7 +275,10 @@ def _check_loopvec(lv: dict[str, Any], path: str | Path) -> None:
     if bw is not None and not (isinstance(bw, dict) and _numbers(bw.get("ceiling"), 1, positive=True)
                                and _numbers(bw.get("footprints"), 1, positive=True)
                                and isinstance(bw.get("l3_bytes"), int) and bw["l3_bytes"] > 0
-                               and _numbers(bw.get("GBps", {}), 3)):
+                               and _numbers(bw.get("GBps", {}), 3)
+                               and isinstance(bw.get("ceiling_measured", {}), dict)
+                               and all(isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v)
+                                       for v in bw.get("ceiling_measured", {}).values())):
         raise fail(path, "loopvec.bandwidth is not a record of positive ceilings, footprints and l3_bytes")
     if "fits" in lv and not _fits(lv["fits"]):
         raise fail(path, "loopvec.fits is not an object of fits {a, b: {value, lo, hi}} and crossovers")
