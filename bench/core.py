@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from loopvec import impls
 
 YARDSTICK = "numpy-matmuls"  # numpy's three matrix products alone, beside numpy's forward
+REFERENCE = "torch"  # the library a user would pick instead: not one of loopvec's own rungs
 
 # ---- the one order of implementations (and the yardstick) in tables, comparisons and plots ----
 

@@ -140,3 +140,24 @@ def test_every_case_is_timed_in_every_worker_one_after_another(tmp_path: Path) -
     assert order == sorted(order) and len(order) == 3 * 3
     noise = data["loopvec"]["noise"]
     assert all(v["workers"] == 3 and v["process_spread_pct"] is not None for v in noise.values())
+
+
+def test_the_run_stores_bytes_memory_fits_and_each_time_over_torchs() -> None:
+    from loopvec.bench.measure.runner import benchmark_entries, run_fits
+
+    sched = S.Schedule(S.TIMINGS["quick"], enabled=True)
+    progress = Progress(lambda _: None)
+    for b, scale in ((1, 1.0), (10, 2.0), (100, 11.0)):
+        case = Workload("forward", "forward-toy", b, network="toy")
+        sched.add(case, ["numpy", "torch"])
+        times = {"numpy": [[1e-5 * scale], [1.1e-5 * scale]], "torch": [[2e-5 * scale], [2.2e-5 * scale]]}
+        pool.merge(sched, progress, 0, [_record(case.id, times)])
+        pool.merge(sched, progress, 1, [_record(case.id, times)])
+    sched.cases["forward-toy-b0001"].ready["numpy"].memory = {"peak_bytes": 64, "allocations": None, "method": "m"}
+    got = {(b["extra_info"]["case"], b["extra_info"]["impl"]): b["extra_info"] for b in benchmark_entries(sched)}
+    numpy1 = got[("forward-toy-b0001", "numpy")]
+    assert numpy1["bytes"] == 27 * 8 and numpy1["memory"]["peak_bytes"] == 64
+    assert numpy1["over_torch"]["value"] == pytest.approx(0.5)  # numpy's time over torch's
+    assert "over_torch" not in got[("forward-toy-b0001", "torch")]
+    fits = run_fits([st for st in sched.cases.values() if st.done])["forward-toy"]["fits"]
+    assert fits["numpy"]["b"]["value"] == pytest.approx(1e-6, rel=0.2)  # 1e-5 + 1e-6 per sample, roughly

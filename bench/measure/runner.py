@@ -26,7 +26,7 @@ from loopvec import impls
 from loopvec.bench.measure import fit, machine, stats, traffic
 from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.measure import schedule as S
-from loopvec.bench.core import YARDSTICK, fit_x
+from loopvec.bench.core import REFERENCE, YARDSTICK, fit_x
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
 FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes (store.results reads it)
@@ -206,6 +206,12 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
                 extra["intensity"] = traffic.intensity(st.case)
             if ready.memory is not None:
                 extra["memory"] = ready.memory
+            if st.case.unit == "batch" and REFERENCE in st.timed() and e not in (REFERENCE, YARDSTICK):
+                # this entrant's time over torch's, the library a user would pick instead (table, README)
+                iv = stats.ratio(passes, st.passes[REFERENCE], key=f"{case_id}:{e}/{REFERENCE}", num_workers=workers,
+                                 den_workers=st.workers_of(REFERENCE)) if len(passes) > 1 else None
+                if iv is not None:
+                    extra["over_torch"] = iv.as_dict()
             for (num, den), iv in ivs.items():
                 if den == e and num in ("python", "numpy"):  # how many times faster than pure Python / numpy
                     extra["speedup" if num == "python" else "vs_numpy"] = iv.as_dict()

@@ -16,7 +16,7 @@ from loopvec.bench.measure.stats import ratio
 from loopvec.bench.core import fmt_ratio, fmt_time, pm
 from loopvec.bench.core import LADDER
 from loopvec.bench.present.limits import binding, fmt_bytes
-from loopvec.bench.present.rows import Row, rows
+from loopvec.bench.present.rows import Row, inverted, rows
 from loopvec.impls.impl_numpy import CHUNK
 from loopvec.bench.store.atomic import write_atomic
 
@@ -29,8 +29,10 @@ def _against(r: Row, impl: str, ref: str) -> str:
     """impl's time over ref's in one row, with its interval: '0.83x ±4%' (below 1: impl is faster)."""
     if impl not in r.estimate or ref not in r.estimate:
         return "-"
-    iv = ratio(r.passes[impl], r.passes[ref], key=f"{r.case}:{impl}/{ref}", num_workers=r.workers.get(impl),
-               den_workers=r.workers.get(ref)) if r.passes.get(impl) and r.passes.get(ref) else None
+    stored = r.over_torch_iv.get(impl) if ref == "torch" else inverted(r.vs_numpy_iv[impl]) \
+        if ref == "numpy" and impl in r.vs_numpy_iv else None  # the run's own intervals, when it stored them
+    iv = stored or (ratio(r.passes[impl], r.passes[ref], key=f"{r.case}:{impl}/{ref}", num_workers=r.workers.get(impl),
+                          den_workers=r.workers.get(ref)) if r.passes.get(impl) and r.passes.get(ref) else None)
     value = r.estimate[impl] / r.estimate[ref]
     return f"{value:.2f}x" + (f" {pm(iv)}" if iv is not None else "")
 

@@ -25,6 +25,7 @@ class Row:
     workers: dict[str, list[int] | None] = field(default_factory=dict)  # worker process of each pass (format 3)
     speedup_iv: dict[str, Interval] = field(default_factory=dict)  # over pure Python, stored by the run
     vs_numpy_iv: dict[str, Interval] = field(default_factory=dict)
+    over_torch_iv: dict[str, Interval] = field(default_factory=dict)  # time over torch's, stored by the run
     first_call: dict[str, float] = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)  # impl -> source hash
     note: dict[str, str] = field(default_factory=dict)  # impl -> "capped" / "WRONG" / "skip"
@@ -83,7 +84,8 @@ def rows(data: dict[str, Any]) -> list[Row]:
         pw = e.get("pass_workers")
         r.workers[impl] = [int(w) for w in pw] if isinstance(pw, list) and len(pw) == len(r.passes[impl]) \
             and all(isinstance(w, int) and not isinstance(w, bool) for w in pw) else None
-        for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv), ("numpy_over_matmuls", r.vs_numpy_iv)):
+        for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv), ("numpy_over_matmuls", r.vs_numpy_iv),
+                            ("over_torch", r.over_torch_iv)):
             iv = Interval.from_dict(e.get(key))
             if iv is not None:
                 target[impl] = iv

@@ -5,7 +5,7 @@ from typing import Any
 
 from loopvec.bench.measure.machine import describe, summary
 from loopvec.bench.measure.stats import ratio
-from loopvec.bench.core import YARDSTICK
+from loopvec.bench.core import REFERENCE, YARDSTICK
 from loopvec.bench.core import fmt_ratio, fmt_time, pm, size_label
 from loopvec.bench.present.limits import bandwidth_header, fit_lines, memory_lines, rate_text
 from loopvec.bench.present.rows import Row, columns, families, rows
@@ -160,7 +160,6 @@ def matmul_lines(rs: list[Row]) -> list[str]:
             + ", ".join(f"b={size:,} {ratio:.2f}x {pm(iv)}" for size, ratio, iv in pairs)]
 
 
-REFERENCE = "torch"  # the library a user would pick instead: not one of loopvec's own rungs
 NOT_OWN = (REFERENCE, YARDSTICK)
 
 
@@ -175,9 +174,10 @@ def reference_lines(rs: list[Row]) -> list[str]:
         if not own:
             continue
         best = min(own, key=lambda i: r.estimate[i])
-        iv = ratio(r.passes[best], r.passes[REFERENCE], key=f"{r.case}:{best}/{REFERENCE}",
-                   num_workers=r.workers.get(best), den_workers=r.workers.get(REFERENCE)) \
-            if len(r.passes.get(best, [])) > 1 and len(r.passes.get(REFERENCE, [])) > 1 else None
+        iv = r.over_torch_iv.get(best) or (  # the run's own, or (a run from before) bootstrapped here
+            ratio(r.passes[best], r.passes[REFERENCE], key=f"{r.case}:{best}/{REFERENCE}",
+                  num_workers=r.workers.get(best), den_workers=r.workers.get(REFERENCE))
+            if len(r.passes.get(best, [])) > 1 and len(r.passes.get(REFERENCE, [])) > 1 else None)
         out.append(f"  {r.case:<26} {best:<15} {fmt_time(r.estimate[best]):>9} vs {fmt_time(r.estimate[REFERENCE]):>9}"
                    f"  {r.estimate[best] / r.estimate[REFERENCE]:.2f}x {pm(iv)}")
     if not out:

@@ -201,7 +201,7 @@ def _check_extra(extra: dict[str, Any], stats: dict[str, Any], where: str, path:
     if "memory" in extra and not _memory_record(extra["memory"]):
         raise fail(path, f"{where} memory is not a record of {{peak_bytes, allocations: numbers >= 0 or null; "
                          f"method, note: text}}")
-    for key in ("speedup", "vs_numpy", "numpy_over_matmuls", "share"):
+    for key in ("speedup", "vs_numpy", "numpy_over_matmuls", "share", "over_torch"):
         v = extra.get(key)
         if key in extra and not (isinstance(v, dict) and all(_is_number(v.get(k)) for k in ("value", "lo", "hi"))):
             raise fail(path, f"{where} {key} is not an interval of finite numbers {{value, lo, hi}}")
