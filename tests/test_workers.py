@@ -161,3 +161,19 @@ def test_the_run_stores_bytes_memory_fits_and_each_time_over_torchs() -> None:
     assert "over_torch" not in got[("forward-toy-b0001", "torch")]
     fits = run_fits([st for st in sched.cases.values() if st.done])["forward-toy"]["fits"]
     assert fits["numpy"]["b"]["value"] == pytest.approx(1e-6, rel=0.2)  # 1e-5 + 1e-6 per sample, roughly
+
+
+def test_explains_stage_cases_make_results_too() -> None:
+    from loopvec.bench.measure.runner import benchmark_entries, run_fits
+    from loopvec.bench.measure.stages import StageCase
+
+    case = StageCase("toy", 1, "torch")
+    sched = S.Schedule(S.TIMINGS["quick"], enabled=True)
+    sched.add(case, ["forward", "empty"])
+    progress = Progress(lambda _: None)
+    for w in (0, 1):
+        pool.merge(sched, progress, w, [_record(case.id, {"forward": [[2e-5], [2.1e-5]], "empty": [[1e-5], [1.1e-5]]})])
+    entries = benchmark_entries(sched)  # a stage case has no unit, bytes or fits: none are asked of it
+    assert {b["extra_info"]["impl"] for b in entries} == {"forward", "empty"}
+    assert all("bytes" not in b["extra_info"] and "over_torch" not in b["extra_info"] for b in entries)
+    assert run_fits(list(sched.cases.values())) == {}

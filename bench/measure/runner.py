@@ -206,7 +206,7 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
                 extra["intensity"] = traffic.intensity(st.case)
             if ready.memory is not None:
                 extra["memory"] = ready.memory
-            if st.case.unit == "batch" and REFERENCE in st.timed() and e not in (REFERENCE, YARDSTICK):
+            if getattr(st.case, "unit", None) == "batch" and REFERENCE in st.timed() and e not in (REFERENCE, YARDSTICK):
                 # this entrant's time over torch's, the library a user would pick instead (table, README)
                 iv = stats.ratio(passes, st.passes[REFERENCE], key=f"{case_id}:{e}/{REFERENCE}", num_workers=workers,
                                  den_workers=st.workers_of(REFERENCE)) if len(passes) > 1 else None
