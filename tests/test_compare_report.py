@@ -518,6 +518,7 @@ def test_report_writes_readme_and_valid_linked_pngs(report_dir: Path, capsys: py
     assert not list(report_dir.glob(".*.tmp"))
 
 
+@pytest.mark.slow  # two whole reports, every plot drawn twice
 def test_report_regenerates_the_same_files(report_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(report_dir)]) == 0
     first = (report_dir / "README.md").read_text()
