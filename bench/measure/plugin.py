@@ -82,7 +82,9 @@ class SuitePlugin:
             for k in range(passes):
                 for e in S.rotated(entrants, k):
                     suffix = f"-pass{k:02d}" if passes > 1 else ""
-                    params.append(pytest.param(case, e, k, id=f"{case.id}-{e}{suffix}"))
+                    # plain pytest checks each case's answer; the book's 10 000-sample loop is slow work for that
+                    slow = [pytest.mark.slow] if not self.sched.enabled and getattr(case, "kind", "") == "batches" else []
+                    params.append(pytest.param(case, e, k, id=f"{case.id}-{e}{suffix}", marks=slow))
         metafunc.parametrize(("case", "entrant", "pass_no"), params)
 
     @pytest.hookimpl(tryfirst=True)
