@@ -124,8 +124,9 @@ def fit_lines(rs: list[Row], lv: dict[str, Any] | None = None) -> list[str]:
         fam = fams.get(wl)
         if not fam or not isinstance(got, dict) or not isinstance(got.get("fits"), dict):
             continue
-        unit = fit_x(wl, 1)[1] or fam[0].unit.rstrip("s") or "unit"
-        size_of = (lambda x: x ** (1 / 3)) if fit_x(wl, 2)[0] != 2 else (lambda x: x)  # back from n^3 to n
+        per_madd = fit_x(wl, 1)[1]  # dot: fitted per multiply-add, n^3 of them
+        unit = per_madd or fam[0].unit.rstrip("s") or "unit"
+        size_of = (lambda x: x ** (1 / 3)) if per_madd else (lambda x: x)  # the crossover back in n
         out.append(f"  {wl} (per {unit}):")
         for impl, f in got["fits"].items():
             a, b = f["a"], f["b"]

@@ -114,7 +114,7 @@ def _title(workload: str) -> str:
     return f"{workload} (activation)" if workload in ("step", "sigmoid", "relu", "softmax") else workload
 
 
-def _footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
+def footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
     lv = data.get("loopvec", {})
     _place_footer(fig, f"machine {machine}: {summary(data)}; run {str(data.get('datetime', '?'))[:16].replace('T', ' ')}"
                        f" UTC, commit {lv.get('commit', '?')}")
@@ -187,7 +187,7 @@ def _finish_panel(ax: Any, fam: list[Row], workload: str, ylabel: str) -> None:
 
 def _finish_figure(fig: Any, title: str, machine: str, data: dict[str, Any], path: Path) -> None:
     fig.suptitle(title, fontsize=13)
-    _footer(fig, machine, data)
+    footer(fig, machine, data)
     save(fig, path)
 
 
@@ -267,7 +267,7 @@ def plot_gflops(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | 
         ax.set_title(_title(wl) + f"\n{fam[0].flops // max(fam[0].size, 1):,} FLOP per sample", fontsize=10)
         ax.legend(fontsize=7.5, loc="lower right")
     fig.suptitle(f"{machine}: achieved GFLOP/s versus batch size, against the measured peak", fontsize=13)
-    _footer(fig, machine, data)
+    footer(fig, machine, data)
     save(fig, path)
     return True
 

@@ -18,18 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.core import ordered, style
-from loopvec.bench.measure.machine import summary
 from loopvec.bench.measure.traffic import min_bytes
 from loopvec.bench.measure.workloads import Workload
-from loopvec.bench.present.plots import UNIT_AXIS, grid, save, size_axis
+from loopvec.bench.present.plots import UNIT_AXIS, footer, grid, save, size_axis
 from loopvec.bench.present.rows import Row, families, rows
-
-
-def footer(fig: Any, machine: str, data: dict[str, Any]) -> None:
-    lv = data.get("loopvec", {})
-    fig.text(0.008, 0.006, f"machine {machine}: {summary(data)}; commit {lv.get('commit', '?')}"[:200],
-             fontsize=7.5, color="0.3", ha="left", va="bottom")
-    fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))  # (left, bottom, width, height): the axes clear of it
 
 
 def case_bytes(e: dict[str, Any]) -> int | None:
