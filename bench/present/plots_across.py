@@ -6,8 +6,8 @@ from typing import Any
 
 from loopvec.bench.core import fmt_time
 from loopvec.bench.core import ordered
-from loopvec.bench.present.plots import (HEADLINE, grid, timed_impls, machines_footer, rows_of, save, size_axis,
-                                         time_axis)
+from loopvec.bench.present.layout import grid, new_figure, save
+from loopvec.bench.present.plots import HEADLINE, machines_footer, rows_of, size_axis, time_axis, timed_impls
 from loopvec.bench.present.rows import Row, families
 
 
@@ -19,15 +19,12 @@ def plot_headline(runs: dict[str, dict[str, Any]], path: Path, rs: dict[str, lis
     per_case = {c: ms for c, ms in per_case.items() if ms}
     if not per_case:
         return False
-    from matplotlib.figure import Figure
-
     machines = list(runs)
     n = len(per_case)
     n_impls = max(len(timed_impls(list(ms.values()))) for ms in per_case.values())
     w = max(4.8, 0.5 * n_impls * len(machines) + 1.8)
     across = w * n <= 16  # side by side, or one above the other when that would be too wide
-    fig = Figure(figsize=(w * n, 5.4) if across else (w, 4.4 * n), layout="constrained")
-    axes = fig.subplots(1 if across else n, n if across else 1, squeeze=False).ravel().tolist()
+    fig, axes = new_figure(w * n, 5.4, 1, n) if across else new_figure(w, 4.4 * n, n, 1)
     for ax, (case, ms) in zip(axes, per_case.items()):
         timed = set(timed_impls(list(ms.values())))
         noted = {i for r in ms.values() for i in r.note}  # skipped (capped) in some run: say so

@@ -20,7 +20,8 @@ from typing import Any
 from loopvec.bench.core import ordered, style
 from loopvec.bench.measure.traffic import min_bytes
 from loopvec.bench.measure.workloads import Workload
-from loopvec.bench.present.plots import UNIT_AXIS, footer, grid, save, size_axis
+from loopvec.bench.present.layout import grid, new_figure, save
+from loopvec.bench.present.plots import UNIT_AXIS, footer, size_axis
 from loopvec.bench.present.rows import Row, families, rows
 
 
@@ -67,10 +68,7 @@ def plot_roofline(machine: str, data: dict[str, Any], path: Path, rs: list[Row] 
         return False
     if not isinstance(ceil, dict):
         ceil = {}
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10.5, 6.6), layout="constrained")
-    ax = fig.subplots()
+    fig, (ax,) = new_figure(10.5, 6.6)
     xs = [p["ops"] / p["bytes"] for p in pts]
     lo, hi = min(xs) / 3, max(max(xs) * 3, 30.0)
     grid_x = [lo * (hi / lo) ** (i / 200) for i in range(201)]
