@@ -5,7 +5,7 @@ vectorizer. These helpers are straight-line, branch-free code (selects, not ifs)
 so a loop such as `for i in range(n): out[i] = 1.0 / (1.0 + exp64(-x[i]))`
 vectorizes at the target's width (AVX-512: zmm vfmadd...pd, vrndscalepd, vpsllq; AVX2:
 the same in ymm; callers that want the full width, zmm rather than LLVM's default ymm on
-AVX-512, set "prefer-vector-width", see _simd._wide). The enclosing function needs error_model="numpy": Numba's
+AVX-512, set "prefer-vector-width", see _simd.wide). The enclosing function needs error_model="numpy": Numba's
 default Python error model puts a ZeroDivisionError branch in `1.0 / (...)`,
 which stops the vectorizer.
 

@@ -1,12 +1,12 @@
 """Every activation loop of numba-tuned and numba-parallel, in one module: the fused forward
 pass applies them in place to a tile of rows (`activate_rows`), the elementwise functions
-(_numba_elementwise.py: their serial and threaded drivers) from one flat array into another,
-over a span [i0, i1) of it.
+from one flat array into another, over a span [i0, i1) of it (their serial drivers are in
+_numba_elementwise.py, the threaded ones in impl_numba_parallel.py).
 
 Layout and invariants only; what each choice bought, measured, is in docs/numba-tuned.md.
 
 Vectorization. Each loop is one plain loop that LLVM's loop vectorizer turns into vector code
-at the target's full width (`_wide()`), with the vectorizable exp of _fastexp.py. A span
+at the target's full width (`wide()`), with the vectorizable exp of _fastexp.py. A span
 is taken as slices x[i0:i1] and looped over from 0: from a start of unknown sign, each
 access carries Numba's negative-index wraparound (a select), and LLVM left such loops
 scalar. In-place and out-of-place loops are separate functions: given the same array as x
@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from loopvec.impls._numba_setup import FASTMATH, OPTS, njit
-from loopvec.impls._simd import VECTOR_BITS, _exp, _wide, vld, vmax, vmax_lanes, vsplat
+from loopvec.impls._simd import VECTOR_BITS, fast_exp, vld, vmax, vmax_lanes, vsplat, wide
 
 SIGMOID, RELU, IDENTITY, SOFTMAX = 0, 1, 2, 3
 ACT_CODE = {"sigmoid": SIGMOID, "relu": RELU, "identity": IDENTITY, "softmax": SOFTMAX}
@@ -47,7 +47,7 @@ SUM_BLOCK = 1024  # values summed in x's dtype before the float64 total
 
 @njit(**OPTS)
 def step_span(x, out, i0, i1):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     xs, ys = x[i0:i1], out[i0:i1]  # from 0: no wraparound select (module doc)
     for i in range(xs.shape[0]):
         ys[i] = 1 if xs[i] > 0 else 0
@@ -55,16 +55,16 @@ def step_span(x, out, i0, i1):  # type: ignore[no-untyped-def]
 
 @njit(**OPTS)
 def sigmoid_span(x, out, i0, i1):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     one = x.dtype.type(1)
     xs, ys = x[i0:i1], out[i0:i1]
     for i in range(xs.shape[0]):
-        ys[i] = one / (one + _exp(-xs[i]))
+        ys[i] = one / (one + fast_exp(-xs[i]))
 
 
 @njit(**OPTS)
 def relu_span(x, out, i0, i1):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     zero = x.dtype.type(0)
     xs, ys = x[i0:i1], out[i0:i1]
     for i in range(xs.shape[0]):
@@ -117,13 +117,13 @@ def exp_sum_span(x, m, out, i0, i1):  # type: ignore[no-untyped-def]
     SUM_BLOCK values at a time in vector partial sums of x's dtype, the blocks' sums added in
     float64: float32 partial sums over a whole long row drift past float32's tolerance, and
     with a float64 sum in the loop itself LLVM ran the float32 exp at half width."""
-    _wide()
+    wide()
     total = 0.0
     for b0 in range(i0, i1, SUM_BLOCK):
         xs, ys = x[b0:min(i1, b0 + SUM_BLOCK)], out[b0:min(i1, b0 + SUM_BLOCK)]
         s = x.dtype.type(0)
         for i in range(xs.shape[0]):
-            e = _exp(xs[i] - m)
+            e = fast_exp(xs[i] - m)
             ys[i] = e
             s += e
         total += s
@@ -132,7 +132,7 @@ def exp_sum_span(x, m, out, i0, i1):  # type: ignore[no-untyped-def]
 
 @njit(**OPTS)
 def scale_span(a, f, i0, i1):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     s = a[i0:i1]
     for i in range(s.shape[0]):
         s[i] *= f
@@ -150,15 +150,15 @@ def softmax_row(x, out, n):  # type: ignore[no-untyped-def]
 
 @njit(**OPTS)
 def _sigmoid_inplace(a, n):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     one = a.dtype.type(1)
     for j in range(n):
-        a[j] = one / (one + _exp(-a[j]))
+        a[j] = one / (one + fast_exp(-a[j]))
 
 
 @njit(**OPTS)
 def _relu_inplace(a, n):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     zero = a.dtype.type(0)
     for j in range(n):
         v = a[j]
@@ -167,9 +167,9 @@ def _relu_inplace(a, n):  # type: ignore[no-untyped-def]
 
 @njit(**OPTS)
 def _exp_inplace(a, n):  # type: ignore[no-untyped-def]
-    _wide()
+    wide()
     for j in range(n):
-        a[j] = _exp(a[j])
+        a[j] = fast_exp(a[j])
 
 
 @njit(**OPTS)

@@ -1,31 +1,31 @@
-"""The register blocks of the dense kernel in _numba_kernels.py: MR samples x one
+"""The register blocks of numba-tuned's dense kernel (dense_rows, impl_numba_tuned.py): MR samples x one
 panel of W, accumulated in vector registers (see that module's docstring).
 
 Each block adds sum_{k0 <= k < k1} x_r[k] * w[k, :] to the destination rows'
 columns j0 .. j0+nr, w being one packed panel of nr = L or 2L neurons.
 
 Which block runs full two-vector panels depends on the target's register file
-(target.py): _block8x2 (16 accumulators) with 32 vector registers, _block6x2 (12)
-with 16. One-vector panels take _block8x1 (8 accumulators, 10 registers: fits both).
+(target.py): block8x2 (16 accumulators) with 32 vector registers, block6x2 (12)
+with 16. One-vector panels take block8x1 (8 accumulators, 10 registers: fits both).
 """
 from __future__ import annotations
 
 from loopvec.impls import target
 from loopvec.impls._numba_setup import OPTS, njit
-from loopvec.impls._simd import VECTOR_BITS, _no_unroll, prefetch, vfma, vld, vsplat, vst, vsum
+from loopvec.impls._simd import VECTOR_BITS, no_unroll, prefetch, vfma, vld, vsplat, vst, vsum
 
 _SHAPE = target.shape()
 MR = _SHAPE.mr  # samples per register block of a two-vector panel (8 or 6; then 4 and 1 for the rest)
 NR = _SHAPE.nr  # vectors per full panel: the blocks below are written for 2
 assert NR == 2 and MR in (8, 6), (MR, NR)
-MR1 = 8  # samples per register block of a one-vector panel (_block8x1)
+MR1 = 8  # samples per register block of a one-vector panel (block8x1)
 PF = 16 * 512 // VECTOR_BITS  # rows of a two-vector panel (2 KiB) to prefetch ahead in the one-sample kernel
 
 
 @njit(**OPTS)
-def _block4x2(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ignore[no-untyped-def]
+def block4x2(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ignore[no-untyped-def]
     """d_r[j0 : j0+2L] += sum_{k0 <= k < k1} x_r[k] * w[k, :] for 4 rows r: 8 vector accumulators."""
-    _no_unroll()
+    no_unroll()
     c00 = vld(d0, j0)
     c01 = vld(d0, j0 + L)
     c10 = vld(d1, j0)
@@ -60,9 +60,9 @@ def _block4x2(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ig
 
 
 @njit(**OPTS)
-def _block8x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
-    """As _block4x2 for 8 rows X[r:r+8] -> D[r:r+8]: 16 vector accumulators."""
-    _no_unroll()
+def block8x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
+    """As block4x2 for 8 rows X[r:r+8] -> D[r:r+8]: 16 vector accumulators."""
+    no_unroll()
     x0, x1, x2, x3, x4, x5, x6, x7 = X[r], X[r + 1], X[r + 2], X[r + 3], X[r + 4], X[r + 5], X[r + 6], X[r + 7]
     d0, d1, d2, d3, d4, d5, d6, d7 = D[r], D[r + 1], D[r + 2], D[r + 3], D[r + 4], D[r + 5], D[r + 6], D[r + 7]
     c00, c01, c10, c11 = vld(d0, j0), vld(d0, j0 + L), vld(d1, j0), vld(d1, j0 + L)
@@ -107,10 +107,10 @@ def _block8x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
 
 
 @njit(**OPTS)
-def _block6x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
-    """As _block8x2 for 6 rows X[r:r+6] -> D[r:r+6]: 12 vector accumulators, for 16 registers
+def block6x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
+    """As block8x2 for 6 rows X[r:r+6] -> D[r:r+6]: 12 vector accumulators, for 16 registers
     (12 + 2 panel loads + 1 broadcast = 15)."""
-    _no_unroll()
+    no_unroll()
     x0, x1, x2, x3, x4, x5 = X[r], X[r + 1], X[r + 2], X[r + 3], X[r + 4], X[r + 5]
     d0, d1, d2, d3, d4, d5 = D[r], D[r + 1], D[r + 2], D[r + 3], D[r + 4], D[r + 5]
     c00, c01, c10, c11 = vld(d0, j0), vld(d0, j0 + L), vld(d1, j0), vld(d1, j0 + L)
@@ -146,9 +146,9 @@ def _block6x2(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
 
 
 @njit(**OPTS)
-def _block8x1(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
-    """As _block8x2 for a panel of one vector: 8 accumulators, 8 independent FMA chains."""
-    _no_unroll()
+def block8x1(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
+    """As block8x2 for a panel of one vector: 8 accumulators, 8 independent FMA chains."""
+    no_unroll()
     x0, x1, x2, x3, x4, x5, x6, x7 = X[r], X[r + 1], X[r + 2], X[r + 3], X[r + 4], X[r + 5], X[r + 6], X[r + 7]
     d0, d1, d2, d3, d4, d5, d6, d7 = D[r], D[r + 1], D[r + 2], D[r + 3], D[r + 4], D[r + 5], D[r + 6], D[r + 7]
     c0, c1, c2, c3 = vld(d0, j0), vld(d1, j0), vld(d2, j0), vld(d3, j0)
@@ -170,9 +170,9 @@ def _block8x1(X, r, k0, k1, w, nr, j0, L, D):  # type: ignore[no-untyped-def]
 
 
 @njit(**OPTS)
-def _block4x1(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ignore[no-untyped-def]
-    """As _block4x2 for a panel of one vector."""
-    _no_unroll()
+def block4x1(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ignore[no-untyped-def]
+    """As block4x2 for a panel of one vector."""
+    no_unroll()
     c0 = vld(d0, j0)
     c1 = vld(d1, j0)
     c2 = vld(d2, j0)
@@ -190,7 +190,7 @@ def _block4x1(x0, x1, x2, x3, k0, k1, w, nr, j0, L, d0, d1, d2, d3):  # type: ig
 
 
 @njit(**OPTS)
-def _block1(x0, k0, k1, w, nr, j0, L, d0):  # type: ignore[no-untyped-def]
+def block1(x0, k0, k1, w, nr, j0, L, d0):  # type: ignore[no-untyped-def]
     """One sample against a panel of nr = L or 2L neurons.
 
     Four independent accumulators (two vectors x even/odd k, or four k phases for
@@ -247,12 +247,12 @@ def _block1(x0, k0, k1, w, nr, j0, L, d0):  # type: ignore[no-untyped-def]
 # ---- the tail: a few neurons past the last full panel, as dot products along k ----
 
 @njit(**OPTS)
-def _tail4x2(X, r, k0, k1, wt, n_in, t, jt, L, D):  # type: ignore[no-untyped-def]
+def tail4x2(X, r, k0, k1, wt, n_in, t, jt, L, D):  # type: ignore[no-untyped-def]
     """D[r+i, jt+t+q] += sum_{k0 <= k < k1} X[r+i, k] * wt[(t+q)*n_in + k], i < 4, q < 2.
 
     wt holds the tail neurons' weights as rows (W's columns): the vectors run along k,
     so no lane is padding; 8 accumulators, summed across their lanes at the end."""
-    _no_unroll()
+    no_unroll()
     x0, x1, x2, x3 = X[r], X[r + 1], X[r + 2], X[r + 3]
     a = t * n_in
     b = a + n_in
@@ -295,7 +295,7 @@ def _tail4x2(X, r, k0, k1, wt, n_in, t, jt, L, D):  # type: ignore[no-untyped-de
 
 
 @njit(**OPTS)
-def _tail1(x, k0, k1, w, L):  # type: ignore[no-untyped-def]
+def tail1(x, k0, k1, w, L):  # type: ignore[no-untyped-def]
     """sum_{k0 <= k < k1} x[k] * w[k], two vector accumulators (one sample, one neuron)."""
     zero = vsplat(x.dtype.type(0))
     c0, c1 = zero, zero

@@ -18,7 +18,7 @@ In 1-3 the kernels go to a subfolder named by a hash of loopvec's implementation
 sources (sources_key) and a hash of the compile target (target.key(): CPU name and
 features). Numba checks a cached function against its own file only, not the files
 of the functions it calls: after an edit to _numba_blocks.py alone, the kernels of
-_numba_kernels.py would load from the cache, stale, without it. And the kernels'
+impl_numba_tuned.py would load from the cache, stale, without it. And the kernels'
 shape depends on the target (target.py), so an AVX2 and an SSE2 build (say,
 NUMBA_CPU_NAME set for one of them) never share a folder.
 

@@ -188,7 +188,7 @@ def prefetch(typingctx, a, i):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def _wide(typingctx):  # type: ignore[no-untyped-def]
+def wide(typingctx):  # type: ignore[no-untyped-def]
     """Let LLVM's loop vectorizer use the target's full vector width in this function
     (VECTOR_BITS: it prefers 256 on AVX-512)."""
 
@@ -201,7 +201,7 @@ def _wide(typingctx):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def _no_unroll(typingctx):  # type: ignore[no-untyped-def]
+def no_unroll(typingctx):  # type: ignore[no-untyped-def]
     """Keep LLVM from unrolling this function's loops, and from inlining it (its callers'
     attributes would then apply), on targets of 16 vector registers. For register blocks:
     unrolled twice, a block of 12 accumulators on 16 registers had LLVM hoist the next
@@ -220,12 +220,12 @@ def _no_unroll(typingctx):  # type: ignore[no-untyped-def]
 
 # ---- scalar helpers, one per dtype ---------------------------------------------
 
-def _exp(x):  # type: ignore[no-untyped-def]
+def fast_exp(x):  # type: ignore[no-untyped-def]
     raise NotImplementedError  # only the Numba overload below
 
 
-@overload(_exp, inline="never")
-def _exp_ol(x):  # type: ignore[no-untyped-def]
+@overload(fast_exp, inline="never")
+def fast_exp_ol(x):  # type: ignore[no-untyped-def]
     if x == types.float32:
         return lambda x: exp32(x)
     if x == types.float64:

@@ -222,3 +222,36 @@ def forward(p: Prepared, x: Any) -> np.ndarray:
     out = np.empty((X2.shape[0], p.n_out), dtype=p.dtype)
     _forward(p.cols, p.bs, p.hidden, p.output, X2, out)
     return out[0] if X.ndim == 1 else out
+
+
+# --- forward's steps one at a time, for `loopvec explain` ---
+
+@njit(cache=True)
+def _product_rows(a, cols, b, z):  # type: ignore[no-untyped-def]
+    # _forward_one's product loop over a batch (batch, n_in) -> (batch, n_out): the sum starts at the bias
+    for r in range(a.shape[0]):
+        for j in range(cols.shape[0]):
+            s = b[j]
+            for i in range(cols.shape[1]):
+                s += a[r, i] * cols[j, i]
+            z[r, j] = s
+
+
+def stages(p: Prepared, k: int) -> dict[str, Any]:
+    """Layer k of the forward pass as the steps it runs, over a batch (what `loopvec explain` times):
+    "product" (bias included: the sums start at it) and "activation", each the loop forward runs
+    for one sample, here for every row; into `out` when given, else into a new array."""
+    cols, b = p.cols[k], p.bs[k]
+    name = p.output if k == len(p.cols) - 1 else p.hidden
+
+    def product(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        z = np.empty((a.shape[0], b.shape[0]), dtype=a.dtype) if out is None else out
+        _product_rows(a, cols, b, z)
+        return z
+
+    def activation(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        a = np.empty_like(z) if out is None else out
+        _each_row(name, z, a)  # _activate(name, row) per row, as forward per sample
+        return a
+
+    return {"product": product, "activation": activation}

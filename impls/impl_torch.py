@@ -100,6 +100,15 @@ def prepare(network: Network) -> Prepared:
     return Prepared(network)
 
 
+def stages(p: Prepared, k: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """Layer k of the forward pass as the calls it makes (what `loopvec explain` times): "product"
+    addmm (addmv for one sample), the bias fused into it as in forward, and "activation" (in place
+    for sigmoid and relu, as in forward)."""
+    W, b = p.layers[k]
+    return {"product": lambda a: torch.addmm(b, a, W) if a.dim() == 2 else torch.addmv(b, W.t(), a),
+            "activation": p.output if k == len(p.layers) - 1 else p.hidden}
+
+
 @torch.inference_mode()
 def forward(p: Prepared, x: Any) -> torch.Tensor:
     X = _tensor(x)

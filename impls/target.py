@@ -14,7 +14,7 @@ strips avx*). This module reads the same settings and derives from them:
   register file. 32 registers: 8 x 2 (16 accumulators + 2 + 1 = 19); 16 registers: 6 x 2
   (12 + 2 + 1 = 15; without FMA the product needs one more: 16).
 
-The kernel modules (_simd, _numba_blocks, _numba_kernels) read `shape()` once, at import,
+The kernel modules (_simd, _numba_blocks, impl_numba_tuned) read `shape()` once, at import,
 as module constants: Numba freezes them into the compiled code and LLVM drops the blocks
 the shape does not use. The derivation itself (`derive`) is a pure function of the name,
 the feature string and the architecture, so it can be tested for targets other than this one.

@@ -231,7 +231,7 @@ def test_tuned_kernel_layouts(name: str, dtype: Any, sizes: tuple[int, ...]) -> 
 
 @pytest.mark.parametrize("lanes", [2, 4, 8, 16])
 def test_tuned_kernel_tails_of_every_length_are_reached(lanes: int) -> None:
-    from loopvec.impls import _numba_kernels as K
+    from loopvec.impls import _numba_packing as K
 
     layers = [(n_in, n_out) for sizes in LAYOUTS for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     got = {K.split(n_in, n_out, lanes)[1] for n_in, n_out in layers}

@@ -84,21 +84,69 @@ def test_explains_tuned_layers_are_forwards_own_packing(net: str) -> None:
     """explain times numba-tuned's layers on the very arrays its forward reads: the same packed,
     aligned, zero-padded weights (round two's explain packed its own copy, unaligned, with garbage
     in the padding)."""
-    import numpy as np
-
     from loopvec import impls
     from loopvec.bench.measure import stages
-    from loopvec.impls import _numba_stages as NS
 
-    p = stages.tuned_prepared(net)
+    m = impls.get("numba-tuned")
+    fwd, _ = StageCase(net, 5, "numba-tuned").setup("forward")
+    p = fwd.args[0]  # the Prepared network explain's forward entrant runs
+    assert p is stages.prepared("numba-tuned", net)
+    assert p.wflat.ctypes.data % 64 == 0 and p.bflat.ctypes.data % 64 == 0
     for k in range(len(p.sizes) - 1):
-        wp, bp, npad, L = NS.tuned_layer(p, k)
+        steps = m.stages(p, k)
+        wp, bp = steps["packed_weights"], steps["padded_bias"]
         assert np.shares_memory(wp, p.wflat) and np.shares_memory(bp, p.bflat)
-        assert npad % L == 0 and bp.shape == (npad,)
+        assert wp.ctypes.data == p.wflat.ctypes.data + int(p.offs[k, 0]) * p.wflat.itemsize
+        assert bp.ctypes.data == p.bflat.ctypes.data + int(p.offs[k, 1]) * p.bflat.itemsize
+        assert steps["width"] % p.lanes == 0 and bp.shape == (steps["width"],)
         assert not bp[p.sizes[k + 1]:].any()  # the padded bias lanes are zero
-    assert p.wflat.ctypes.data % 64 == 0
+    # explain's product stage reads p's own weights: with them zeroed, it gives the bias alone
+    setup, _ = StageCase(net, 5, "numba-tuned").setup("l2-product")
+    saved = p.wflat.copy()
+    try:
+        p.wflat[:] = 0
+        got = setup.to_numpy(setup.fn(*setup.args))
+    finally:
+        p.wflat[:] = saved
+    b = stages.network(net).layers[1][1]
+    np.testing.assert_array_equal(got, np.broadcast_to(b, got.shape))
     # and that Prepared is one numba-tuned's forward computes with
     x = np.random.default_rng(0).standard_normal((5, p.n_in))
     ref = impls.get("numpy")
     want = ref.forward(ref.prepare(stages.network(net)), x)
-    np.testing.assert_allclose(impls.get("numba-tuned").forward(p, x), want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m.forward(p, x), want, rtol=1e-9, atol=1e-12)
+
+
+def _chain(name: str, p: object, X: np.ndarray, n_layers: int) -> np.ndarray:
+    """X through each layer's stages in turn: product, bias where it is a step of its own, activation."""
+    from loopvec import impls
+
+    m = impls.get(name)
+    a = X.tolist() if name == "python" else m.from_numpy(X)
+    for k in range(n_layers):
+        steps = m.stages(p, k)
+
+        def layer(v: object) -> object:
+            z = steps["product"](v)
+            return steps["activation"](steps["bias"](z) if "bias" in steps else z)
+
+        a = [layer(row) for row in a] if name == "python" else layer(a)  # python's stages take one sample
+    return np.asarray(m.to_numpy(a) if name != "python" else a)
+
+
+@pytest.mark.parametrize("impl", [n for n in EXPLAINED if n in AVAILABLE])
+@pytest.mark.parametrize("net", ["toy", "mnist"])
+def test_stages_chained_layer_by_layer_are_forward(impl: str, net: str) -> None:
+    """Each implementation's stages, the ones explain times, chained layer after layer, compute
+    exactly what its forward computes (numba-tuned's over several tiles and a partial one)."""
+    from loopvec import impls
+    from loopvec.bench.measure import stages
+
+    m = impls.get(impl)
+    network = stages.network(net)
+    p = m.prepare(network)
+    for batch in (1, 70):
+        X = np.random.default_rng(batch).standard_normal((batch, network.n_in))
+        got = _chain(impl, p, X, len(network.layers))[:, :network.n_out]  # numba-tuned's rows are padded
+        want = np.asarray(m.to_numpy(m.forward(p, m.from_numpy(X))))
+        np.testing.assert_array_equal(got, want)

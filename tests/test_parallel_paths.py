@@ -9,30 +9,32 @@ import pytest
 from loopvec import impls
 from loopvec.impls.network import mnist_shaped_network, random_network
 
-from loopvec.impls import _numba_api
-from loopvec.impls import _numba_elementwise as E
-from loopvec.impls import _numba_kernels as K
+from loopvec.impls import impl_numba_parallel as P
+from loopvec.impls import impl_numba_tuned as T
 
 par = impls.get("numba-parallel")
 ref = impls.get("numpy")
-BIG = 3 * _numba_api.PARALLEL_MIN_ELEMENTS + 7  # not a multiple of anything
-ROWS = 5 * _numba_api.PARALLEL_MIN_ROWS + 3  # several tiles and a partial one
+BIG = 3 * P.PARALLEL_MIN_ELEMENTS + 7  # not a multiple of anything
+ROWS = 5 * P.PARALLEL_MIN_ROWS + 3  # several tiles and a partial one
 
 
 class Calls:
-    """Counts the calls of the serial and the parallel build of one kernel."""
+    """Counts the calls of the serial and the parallel drivers of one function: the serial one
+    where numba-tuned and numba-parallel call it, the threaded ones where numba-parallel does."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
         self.n = {"serial": 0, "parallel": 0}
-        module = K if name in ("forward", "matmul") else E
-        for kind in self.n:
-            real = getattr(module, f"{name}_{kind}")
+        threaded = ["softmax_split", "softmax_by_rows"] if name == "softmax" else [f"{name}_parallel"]
+        for kind, where in (("serial", [(T, f"{name}_serial"), (P, f"{name}_serial")]),
+                            ("parallel", [(P, n) for n in threaded])):
+            for module, attr in where:
+                real = getattr(module, attr)
 
-            def counted(*args: object, _real=real, _kind=kind) -> object:
-                self.n[_kind] += 1
-                return _real(*args)
+                def counted(*args: object, _real=real, _kind=kind) -> object:
+                    self.n[_kind] += 1
+                    return _real(*args)
 
-            monkeypatch.setattr(module, f"{name}_{kind}", counted)
+                monkeypatch.setattr(module, attr, counted)
 
 
 @pytest.mark.parametrize("fn", ["activation", "softmax", "forward", "matmul"])

@@ -12,13 +12,13 @@ pytest.importorskip("numba")
 import numba  # noqa: E402
 
 from loopvec import impls  # noqa: E402
-from loopvec.impls import _numba_elementwise as E  # noqa: E402
+from loopvec.impls import impl_numba_parallel as P  # noqa: E402
 from loopvec.impls._common import TOLERANCE  # noqa: E402
 
 ref = impls.get("numpy")
 NUMBA = ["numba-tuned", "numba-parallel"]
 DTYPES = [np.float64, np.float32]
-LONG = 3 * E.CHUNK + 17  # several spans and a partial one
+LONG = 3 * P.CHUNK + 17  # several spans and a partial one
 
 
 def _close(got: np.ndarray, want: np.ndarray, dt: Any) -> None:
@@ -39,7 +39,7 @@ def special_rows(n: int, dt: Any) -> np.ndarray:
     x[1, n - 2] = np.nan
     x[2, n // 2] = np.inf
     x[3] = -np.inf
-    x[4, : min(n - 1, E.CHUNK + 5)] = -np.inf
+    x[4, : min(n - 1, P.CHUNK + 5)] = -np.inf
     x[5] = np.nan
     x[6, 3] = 1e30
     x[7, 0], x[7, -1] = -np.inf, np.nan
@@ -59,7 +59,7 @@ def test_one_long_row_agrees(name: str, dt: Any) -> None:
 
 @pytest.mark.parametrize("name", NUMBA)
 @pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("n", [LONG, E.CHUNK + 1, 1000])
+@pytest.mark.parametrize("n", [LONG, P.CHUNK + 1, 1000])
 def test_special_rows_agree(name: str, dt: Any, n: int) -> None:
     impl = impls.get(name)
     x = special_rows(n, dt)
@@ -82,34 +82,34 @@ def test_rows_of_one_element(name: str, dt: Any) -> None:
 
 
 @pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("shape", [(1, LONG), (3, E.CHUNK + 1), (2, 2 * E.CHUNK), (1, 1), (1, 7), (5, 33)])
+@pytest.mark.parametrize("shape", [(1, LONG), (3, P.CHUNK + 1), (2, 2 * P.CHUNK), (1, 1), (1, 7), (5, 33)])
 def test_split_kernel_agrees(dt: Any, shape: tuple[int, int]) -> None:
     """The span-splitting kernel on its own, also on shapes the dispatch would not give it."""
     x = (np.random.default_rng(3).standard_normal(shape) * 30).astype(dt)
     out = np.empty_like(x)
-    E._softmax_split(x, out)
+    P.softmax_split(x, out)
     _close(out, ref.softmax(x), dt)
     x[0, -1] = np.nan
-    E._softmax_split(x, out)
+    P.softmax_split(x, out)
     assert np.isnan(out[0]).all()
     _close(out[1:], ref.softmax(x[1:]), dt)
 
 
 def test_a_long_row_is_split_and_many_rows_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = {"_softmax_split": 0, "_softmax_by_rows": 0}
+    calls = {"softmax_split": 0, "softmax_by_rows": 0}
     for name in calls:
-        def counted(x: np.ndarray, out: np.ndarray, _real: Any = getattr(E, name), _name: str = name) -> None:
+        def counted(x: np.ndarray, out: np.ndarray, _real: Any = getattr(P, name), _name: str = name) -> None:
             calls[_name] += 1
             _real(x, out)
 
-        monkeypatch.setattr(E, name, counted)
+        monkeypatch.setattr(P, name, counted)
     par = impls.get("numba-parallel")
     x = np.random.default_rng(4).standard_normal(LONG)
     _close(par.softmax(x), ref.softmax(x), np.float64)
-    assert calls == {"_softmax_split": 1, "_softmax_by_rows": 0}
-    X = np.random.default_rng(5).standard_normal((4 * E.ROWS_PER_THREAD * numba.get_num_threads(), E.CHUNK + 3))
+    assert calls == {"softmax_split": 1, "softmax_by_rows": 0}
+    X = np.random.default_rng(5).standard_normal((4 * P.ROWS_PER_THREAD * numba.get_num_threads(), P.CHUNK + 3))
     _close(par.softmax(X), ref.softmax(X), np.float64)
-    assert calls == {"_softmax_split": 1, "_softmax_by_rows": 1}
+    assert calls == {"softmax_split": 1, "softmax_by_rows": 1}
 
 
 @pytest.mark.parametrize("dt", DTYPES)
@@ -121,7 +121,7 @@ def test_split_result_does_not_depend_on_threads(dt: Any) -> None:
         for t in sorted({1, before}):
             numba.set_num_threads(t)
             out = np.empty_like(x)
-            E._softmax_split(x, out)
+            P.softmax_split(x, out)
             outs.append(out)
     finally:
         numba.set_num_threads(before)

@@ -84,7 +84,7 @@ def test_current_target_is_numbas() -> None:
     assert t.cpu == (config.CPU_NAME or llb.get_host_cpu_name())
     if config.CPU_FEATURES is not None:
         assert t.features == config.CPU_FEATURES
-    from loopvec.impls import _numba_kernels as K
+    from loopvec.impls import impl_numba_tuned as K
     from loopvec.impls import _simd
 
     assert _simd.lanes(np.float64) == target.shape(np.float64).lanes == K.lanes(np.float64)
@@ -181,15 +181,15 @@ if pin:
 from numba import types
 from loopvec.impls import _numba_blocks as B
 mr = target.shape().mr
-names = ["_block8x2" if mr == 8 else "_block6x2", "_block8x1", "_block4x2", "_block4x1", "_tail4x2", "_block1"]
+names = ["block8x2" if mr == 8 else "block6x2", "block8x1", "block4x2", "block4x1", "tail4x2", "block1"]
 out = {}
 for dt in (types.float64, types.float32):
     A2, A1, i = types.Array(dt, 2, "C"), types.Array(dt, 1, "C"), types.int64
     sigs = {"2d": (A2, i, i, i, A1, i, i, i, A2), "4": (A1,) * 4 + (i, i, A1, i, i, i) + (A1,) * 4,
             "1": (A1, i, i, A1, i, i, i, A1), "tail": (A2, i, i, i, A1, i, i, i, i, A2)}
     for name in names:
-        sig = sigs["4" if name.startswith("_block4") else "1" if name == "_block1" else
-                   "tail" if name == "_tail4x2" else "2d"]
+        sig = sigs["4" if name.startswith("block4") else "1" if name == "block1" else
+                   "tail" if name == "tail4x2" else "2d"]
         f = getattr(B, name)
         f.compile(sig)
         out[f"{name}-{dt}"] = f.inspect_llvm(sig) if pin and pin[2].startswith("aarch64") else f.inspect_asm(sig)
@@ -303,7 +303,7 @@ def test_blocks_keep_their_accumulators_in_registers_neon(tmp_path: Path) -> Non
         muls, stack = _hot_loop_stack_refs(asm, "aarch64")
         assert muls >= 4, f"neon {name}: no multiply-add loop found"
         assert stack == 0, f"neon {name}: {stack} vector loads/stores to the stack in the hot loop"
-    asm = _retarget(out["code"]["_block8x2-float64"], "aarch64-unknown-linux-gnu", "neoverse-n1", "+neon")
+    asm = _retarget(out["code"]["block8x2-float64"], "aarch64-unknown-linux-gnu", "neoverse-n1", "+neon")
     muls = _hot_loop_stack_refs(asm, "aarch64")[0]
     assert muls >= 16 and muls % 16 == 0  # 16 fmla per k, the whole 8 x 2 block (LLVM may unroll it on 32 registers)
 

@@ -7,13 +7,15 @@ conversion and dispatch with no arithmetic. They are timed like every case of `l
 run`: validated first (a stage whose output is wrong is never timed), in interleaved
 passes, each stage's share of the whole with a 95% interval.
 
-How each implementation is split, and where a split is not real:
+Each implementation module splits its own forward pass: `stages(p, k)`, next to the code it
+mirrors, on the Prepared network its forward reads (one per implementation and network, shared
+by the `forward` entrant and the stages). Where a split is not real:
 - python and numba: product and bias are one loop (each sum starts at the bias), as in
-  forward; numba's stage loops are compiled one by one (impls/_numba_stages.py).
+  forward; numba's stage loops are compiled on their own.
 - numpy: each stage is the very ufunc call the forward pass makes, bias add included.
-- numba-tuned: the fused kernel's pieces run alone: product and bias cannot be split (the
-  bias is loaded into the accumulators), and the activation runs on the whole batch
-  instead of on each tile while it is in cache.
+- numba-tuned: the fused kernel's pieces run alone, on forward's packed weights: product and
+  bias cannot be split (the bias is loaded into the accumulators), and the activation runs on
+  the whole batch, tile after tile, instead of on each tile while it is in cache.
 - torch: addmm fuses product and bias, as the forward pass does.
 numba-parallel's stages are numba-tuned's split across threads: it is not taken apart.
 """
@@ -118,11 +120,17 @@ class StageCase:
         return _SETUPS[self.impl](self, entrant)
 
 
+@lru_cache(maxsize=None)
+def prepared(impl: str, net: str) -> Any:
+    """impl's Prepared network: the one its forward entrant runs and its stages read."""
+    return impls.get(impl).prepare(network(net))
+
+
 def _whole(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]] | None:
     """forward and empty, the same for every implementation."""
     m = impls.get(case.impl)
     net = network(case.network)
-    p = m.prepare(net)
+    p = prepared(case.impl, case.network)
     X, tr = trace(case.network, case.batch)
     if entrant == "forward":
         x = X[0] if case.batch == 1 else X
@@ -135,48 +143,42 @@ def _whole(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | 
     return None
 
 
-def _layer(case: StageCase, entrant: str) -> tuple[int, str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _layer(case: StageCase, entrant: str) -> tuple[int, str, dict[str, Any], tuple[np.ndarray, ...]]:
+    """Layer index, stage name, the implementation's stages of that layer, and (its input a,
+    a @ W, the activation's output, a @ W + b) from the float64 trace."""
     k, stage = entrant.split("-", 1)
     idx = int(k[1:]) - 1
-    return idx, stage, trace(case.network, case.batch)[1][idx]
+    a, z, nxt = trace(case.network, case.batch)[1][idx]
+    steps = impls.get(case.impl).stages(prepared(case.impl, case.network), idx)
+    return idx, stage, steps, (a, z, nxt, z + network(case.network).layers[idx][1])
 
 
 def _python(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
     whole = _whole(case, entrant)
     if whole:
         return whole
-    m = impls.get("python")
-    idx, stage, (a, z, nxt) = _layer(case, entrant)
-    b = network(case.network).layers[idx][1]
-    steps = m.stages(m.prepare(network(case.network)), idx)  # forward's own loops, one sample at a time
+    idx, stage, steps, (a, z, nxt, zb) = _layer(case, entrant)  # forward's own loops, one sample at a time
     one = case.batch == 1  # forward works on the vector itself at batch 1
-    if stage == "product":
-        dense = steps["product"]
-        fn = dense if one else (lambda rows: [dense(row) for row in rows])
-        return Setup(fn, ((a[0] if one else a).tolist(),), lambda o: np.atleast_2d(np.asarray(o))), \
-            lambda got: _close(got, z + b, entrant + " (with its bias)")
-    f = steps["activation"]
+    f = steps[stage if stage == "product" else "activation"]
     fn = f if one else (lambda rows: [f(row) for row in rows])
-    return Setup(fn, ((z + b)[0].tolist() if one else (z + b).tolist(),), lambda o: np.atleast_2d(np.asarray(o))), \
-        lambda got: _close(got, nxt, entrant)
+    arg, want, what = (a, zb, entrant + " (with its bias)") if stage == "product" else (zb, nxt, entrant)
+    return Setup(fn, ((arg[0] if one else arg).tolist(),), lambda o: np.atleast_2d(np.asarray(o))), \
+        lambda got: _close(got, want, what)
 
 
 def _numpy(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
     whole = _whole(case, entrant)
     if whole:
         return whole
-    m = impls.get("numpy")
-    idx, stage, (a, z, nxt) = _layer(case, entrant)
-    steps = m.stages(m.prepare(network(case.network)), idx)  # the very calls forward makes
+    idx, stage, steps, (a, z, nxt, zb) = _layer(case, entrant)  # the very calls forward makes
     sign = steps["sign"]  # -1 where numpy keeps -W and -b (a sigmoid hidden layer)
-    b = network(case.network).layers[idx][1]
     x = a[0] if case.batch == 1 else a  # as forward feeds it: a vector at batch 1
     if stage == "product":
         return Setup(steps["product"], (x,), np.asarray), lambda got: _close(np.atleast_2d(got), sign * z, entrant)
-    buf = sign * (z if stage == "bias" else z + b)  # the stage's input, as forward hands it on
+    buf = sign * (z if stage == "bias" else zb)  # the stage's input, as forward hands it on
     buf = buf[0].copy() if case.batch == 1 else buf.copy()
     if stage == "bias":  # in place on its buffer, as forward does
-        return Setup(steps["bias"], (buf,), np.asarray), lambda got: _close(np.atleast_2d(got), sign * (z + b), entrant)
+        return Setup(steps["bias"], (buf,), np.asarray), lambda got: _close(np.atleast_2d(got), sign * zb, entrant)
     return Setup(steps["activation"], (buf,), np.asarray), lambda got: _close(np.atleast_2d(got), nxt, entrant)
 
 
@@ -184,67 +186,45 @@ def _numba(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | 
     whole = _whole(case, entrant)
     if whole:
         return whole
-    from loopvec.impls import _numba_stages as NS
-
-    idx, stage, (a, z, nxt) = _layer(case, entrant)
-    W, b = network(case.network).layers[idx]
-    out = np.empty_like(z)
+    idx, stage, steps, (a, z, nxt, zb) = _layer(case, entrant)
+    out = np.empty_like(z)  # preallocated: the stage times its loop, not an allocation
     if stage == "product":
-        return Setup(NS.plain_product, (a, np.ascontiguousarray(W.T), b, out), lambda _: out), \
-            lambda got: _close(got, z + b, entrant + " (with its bias)")
-    kernel = {"sigmoid": NS.plain_sigmoid, "relu": NS.plain_relu, "softmax": NS.plain_softmax,
-              "identity": NS.plain_identity}[stage]
-    return Setup(kernel, (z + b, out), lambda _: out), lambda got: _close(got, nxt, entrant)
-
-
-@lru_cache(maxsize=None)
-def tuned_prepared(net: str) -> Any:
-    """numba-tuned's Prepared network: the packing its forward uses, which explain's stages share."""
-    return impls.get("numba-tuned").prepare(network(net))
+        return Setup(steps["product"], (a, out), np.asarray), \
+            lambda got: _close(got, zb, entrant + " (with its bias)")
+    return Setup(steps["activation"], (zb, out), np.asarray), lambda got: _close(got, nxt, entrant)
 
 
 def _tuned(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
     whole = _whole(case, entrant)
     if whole:
         return whole
-    from loopvec.impls import _numba_kernels as K
-    from loopvec.impls import _numba_stages as NS
-
-    idx, stage, (a, z, nxt) = _layer(case, entrant)
-    W, b = network(case.network).layers[idx]
-    wp, bp, npad, L = NS.tuned_layer(tuned_prepared(case.network), idx)  # forward's own packing
-    n_out = W.shape[1]
-    src = np.zeros((a.shape[0], K.padded(a.shape[1], L)))
-    src[:, :a.shape[1]] = a  # the previous layer's padded tile, as the fused kernel reads it
-    dst = np.zeros((a.shape[0], npad))
+    idx, stage, steps, (a, z, nxt, zb) = _layer(case, entrant)  # on forward's own packed weights
+    n_out = z.shape[1]
+    src = a
+    if idx > 0:  # the previous layer's padded rows, as forward_tile hands them on
+        m = impls.get("numba-tuned")
+        src = np.zeros((a.shape[0], m.stages(prepared(case.impl, case.network), idx - 1)["width"]))
+        src[:, :a.shape[1]] = a
+    dst = np.zeros((a.shape[0], steps["width"]))  # (batch, padded n_out)
     if stage == "product":
-        return Setup(NS.tuned_product_bias, (src, W.shape[0], W.shape[1], wp, bp, npad, L, dst), lambda _: dst[:, :n_out]), \
-            lambda got: _close(got, z + b, entrant + " (with its bias)")
-    dst[:, :n_out] = z + b
-    return Setup(NS.tuned_activation, (dst, n_out, K.ACT_CODE[stage]), lambda _: dst[:, :n_out]), \
-        lambda got: _close(got, nxt, entrant)
+        return Setup(steps["product"], (src, dst), lambda o: o[:, :n_out]), \
+            lambda got: _close(got, zb, entrant + " (with its bias)")
+    dst[:, :n_out] = zb
+    return Setup(steps["activation"], (dst,), lambda o: o[:, :n_out]), lambda got: _close(got, nxt, entrant)
 
 
 def _torch(case: StageCase, entrant: str) -> tuple[Setup, Callable[[Any], str | None]]:
     whole = _whole(case, entrant)
     if whole:
         return whole
-    import torch
-
-    idx, stage, (a, z, nxt) = _layer(case, entrant)
-    W, b = (torch.from_numpy(t.copy()) for t in network(case.network).layers[idx])
-    x = torch.from_numpy(a[0].copy() if case.batch == 1 else a.copy())
-    if stage == "product":
-        fn = (lambda: torch.addmv(b, W.t(), x)) if case.batch == 1 else (lambda: torch.addmm(b, x, W))
-        return Setup(fn, (), lambda t: t.numpy()), \
-            lambda got: _close(np.atleast_2d(got), z + network(case.network).layers[idx][1], entrant + " (with its bias)")
-    zb = z + network(case.network).layers[idx][1]
-    buf = torch.from_numpy(zb[0].copy() if case.batch == 1 else zb.copy())
-    fn = {"sigmoid": lambda: torch.sigmoid_(buf), "relu": lambda: torch.relu_(buf),
-          "softmax": lambda: torch.softmax(buf, dim=-1), "identity": lambda: buf}[stage]
+    m = impls.get("torch")
+    idx, stage, steps, (a, z, nxt, zb) = _layer(case, entrant)
     # no inference_mode per call: these tensors need no autograd, and entering the mode costs ~1 µs
     # a call, which forward pays once for all its stages
-    return Setup(fn, (), lambda t: t.numpy()), lambda got: _close(np.atleast_2d(got), nxt, entrant)
+    arg, want, what = (a, zb, entrant + " (with its bias)") if stage == "product" else (zb, nxt, entrant)
+    x = m.from_numpy(arg[0].copy() if case.batch == 1 else arg.copy())
+    return Setup(steps[stage if stage == "product" else "activation"], (x,), m.to_numpy), \
+        lambda got: _close(np.atleast_2d(got), want, what)
 
 
 _SETUPS: dict[str, Callable[[StageCase, str], tuple[Setup, Callable[[Any], str | None]]]] = {
