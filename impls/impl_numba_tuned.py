@@ -18,10 +18,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from loopvec.impls._common import as_numeric_array, check_dot_shapes, check_forward_input
+from loopvec.impls._common import as_numeric_array, check_forward_input
 from loopvec.impls._numba_activations import ACT_CODE, IDENTITY, RELU, SIGMOID, activate_rows
 from loopvec.impls._numba_blocks import (MR, MR1, block1, block4x1, block4x2, block6x2, block8x1, block8x2, tail1,
                                          tail4x2)
+from loopvec.impls._numba_dot import run_dot
 from loopvec.impls._numba_elementwise import (activation_serial, run_activation, run_softmax, run_step,
                                               softmax_serial, step_serial)
 from loopvec.impls._numba_packing import aligned, aligned_copy, pack, padded, panel_width, split
@@ -185,23 +186,9 @@ def matmul_serial(A, bp, zeros, L, out):  # type: ignore[no-untyped-def]
     matmul_rows(A, 0, A.shape[0], bp, zeros, L, out, buf)
 
 
-@njit(cache=True)
-def matmul_int(A, B, out):  # type: ignore[no-untyped-def]
-    """Integer A @ B (wrapping int64 arithmetic, as np.dot): i-k-j order."""
-    m, n = A.shape
-    p = B.shape[1]
-    for i in range(m):
-        for j in range(p):
-            out[i, j] = 0
-        for k in range(n):
-            a = A[i, k]
-            for j in range(p):
-                out[i, j] += a * B[k, j]
-
-
 # ---- the interface: check and convert, allocate the output, call a driver --------------
-# numba-parallel calls the run_* functions with its own drivers (serial below a size);
-# the elementwise ones and their serial drivers are in _numba_elementwise.py.
+# numba-parallel calls the run_* functions with its own drivers (serial below a size); the
+# elementwise ones and their serial drivers are in _numba_elementwise.py, run_dot in _numba_dot.py.
 
 def from_numpy(a: np.ndarray) -> np.ndarray:
     return np.asarray(a)
@@ -229,31 +216,6 @@ def identity(x: Any) -> np.ndarray:
 
 def softmax(x: Any) -> np.ndarray:
     return run_softmax(x, softmax_serial)
-
-
-def run_dot(a: Any, b: Any, matmul: Callable[..., None]) -> Any:
-    """a @ b as np.dot; floats by matmul(A, B packed into panels as the weights are, zero bias, L, out)."""
-    A = as_numeric_array(a, "a")
-    B = as_numeric_array(b, "b")
-    check_dot_shapes(A.shape, B.shape)
-    dt = np.result_type(A.dtype, B.dtype)  # as np.dot: integers stay integers
-    if dt not in (np.float32, np.float64, np.int64):
-        dt = np.dtype(np.int64) if dt.kind in "biu" else np.dtype(np.float64)
-    A2 = np.ascontiguousarray(A.reshape(1, -1) if A.ndim == 1 else A, dtype=dt)
-    B2 = np.ascontiguousarray(B.reshape(-1, 1) if B.ndim == 1 else B, dtype=dt)
-    m, p = A2.shape[0], B2.shape[1]
-    if B2.shape[0] == 0 or m == 0 or p == 0:  # empty: a sum of nothing is zeros
-        out = np.zeros((m, p), dtype=dt)
-    elif dt == np.int64:
-        out = np.empty((m, p), dtype=dt)
-        matmul_int(A2, B2, out)
-    else:
-        bp, npad = pack(B2)
-        out = np.empty((m, p), dtype=dt)
-        matmul(A2, bp, np.zeros(npad, dt), lanes(dt), out)
-    if A.ndim == 1:
-        return out[0, 0] if B.ndim == 1 else out[0]
-    return out[:, 0] if B.ndim == 1 else out
 
 
 def dot(a: Any, b: Any) -> Any:
