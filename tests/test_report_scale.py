@@ -21,9 +21,15 @@ HEADLINE_CASES = ("forward-mnist-b0001", "forward-mnist-b0100", "forward-mnist-b
 pytestmark = pytest.mark.skipif(not FULL, reason="needs a committed run under results/")
 
 
+def _stores_everything(f: Path) -> bool:
+    lv = json.loads(f.read_text()).get("loopvec", {})
+    return lv.get("format", 0) >= 3 and isinstance(lv.get("fits"), dict)
+
+
 def _small() -> dict[str, Any]:
-    """A committed full run cut to the three headline cases: real-shaped (every field, every round), small."""
-    data = json.loads(FULL[-1].read_text())
+    """A committed full run cut to the three headline cases: real-shaped (every field, every round), small.
+    The newest run that stores its intervals and fits: the report needs none of its rounds."""
+    data = json.loads(next((f for f in reversed(FULL) if _stores_everything(f)), FULL[-1]).read_text())
     data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"].get("case") in HEADLINE_CASES]
     lv = data["loopvec"]
     lv["noise"] = {k: v for k, v in lv.get("noise", {}).items() if k in HEADLINE_CASES}
@@ -80,6 +86,52 @@ def test_each_results_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.Mo
                       ("m02", "2026-01-03T00:00:00+00:00"): 1, ("m03", "2026-01-10T00:00:00+00:00"): 1,
                       ("m03-newer", "2026-01-11T00:00:00+00:00"): 1}
     assert "incomplete run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("run", FULL, ids=lambda f: f"{f.parent.name}/{f.stem}")
+def test_the_tables_read_without_rounds_equal_those_read_with_them(run: Path, tmp_path: Path) -> None:
+    """The report decodes a run without its rounds; a run that did not store every interval and fit
+    is read again with them. Either way its table, README block and headline are those of a full read."""
+    from loopvec.bench.present.readme_block import machine_block
+    from loopvec.bench.present.rows import needs_rounds, rows
+    from loopvec.bench.present.table import format_table
+    from loopvec.bench.store.results import load_run
+
+    full, slim = load_run(run), load_run(run, rounds=False)
+    assert all(b["stats"]["data"] is None for b in slim["benchmarks"])
+    assert all(isinstance(b["stats"]["data"], list) for b in full["benchmarks"])
+    if needs_rounds(rows(slim), slim["loopvec"]):
+        assert not _stores_everything(run) or full["loopvec"].get("threads") is not None
+    else:
+        rf, rsl = rows(full), rows(slim)
+        assert format_table(full, header=False, rs=rf) == format_table(slim, header=False, rs=rsl)
+        assert machine_block("m", tmp_path / "b.md", full, rf) == machine_block("m", tmp_path / "b.md", slim, rsl)
+    folder = tmp_path / "results" / "m"
+    folder.mkdir(parents=True)
+    (folder / run.name).write_bytes(run.read_bytes())
+    got = read_machine(folder, tmp_path / "results", None)
+    assert not isinstance(got, list)
+    assert got.table == format_table(full, header=False, rs=rows(full)).rstrip()
+
+
+def test_a_run_without_stored_intervals_is_read_again_with_its_rounds(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(SMALL))
+    del data["loopvec"]["fits"]  # as a run from before the fits were stored
+    root = tmp_path / "results"
+    write(root / "m" / "20260101T000000Z_abc1234.json", data)
+    from loopvec.bench.present.rows import rows
+    from loopvec.bench.store.results import validate
+
+    got = read_machine(root / "m", root, None)
+    assert not isinstance(got, list)
+    assert "fixed cost" in got.table  # the fits, made here from the rounds
+    assert got.table == read_machine_table(validate(json.loads(json.dumps(data))), rows)
+
+
+def read_machine_table(data: dict[str, Any], rows: Any) -> str:
+    from loopvec.bench.present.table import format_table
+
+    return format_table(data, header=False, rs=rows(data)).rstrip()
 
 
 def test_a_machine_is_held_without_its_rounds(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 A full run is several MB of JSON, most of it raw rounds; a report over 200 machines read
 each file twice and held every run whole (2.3 GB). Here each run is read once, in a worker
-process when there are several machines, and only its text (table, README lines, explain
-section) and, for the machines that may get plots, its rows and run without the rounds
-come back.
+process when there are several machines, and without its raw rounds (decoding them was most
+of the reading): a run that stored every interval and fit needs none of them. A run from
+before that is read a second time, with its rounds, to bootstrap what it did not store. Only
+its text (table, README lines, explain section) and, for the machines that may get plots, its
+rows and run without the rounds come back.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any, Callable, Iterator
 from loopvec.bench.present.explain import breakdown_lines, why_lines
 from loopvec.bench.present.plots import HEADLINE
 from loopvec.bench.present.readme_block import block_path, machine_block
-from loopvec.bench.present.rows import Row, rows
+from loopvec.bench.present.rows import Row, needs_rounds, rows
 from loopvec.bench.present.table import format_table
 from loopvec.bench.store.find import newest_complete_run
 from loopvec.bench.store.results import ResultsError, load_run
@@ -56,10 +58,13 @@ def read_machine(folder: Path, root: Path, block_dir: Path | None) -> MachineRun
     while it is held; the warnings alone when the folder has no usable run."""
     warnings: list[str] = []
     try:
-        path, data = newest_complete_run(folder, warnings)
+        path, data = newest_complete_run(folder, warnings, rounds=False)  # the rounds are most of the decoding
+        rs = rows(data)
+        if needs_rounds(rs, data.get("loopvec", {})):  # a run from before every interval was stored:
+            data = load_run(path)  # its rounds after all, to bootstrap them
+            rs = rows(data)
     except ResultsError as exc:
         return warnings + [f"left out machine folder {exc}"]
-    rs = rows(data)  # once: the intervals the run did not store are bootstrapped from its rounds
     table = format_table(data, header=False, rs=rs).rstrip()
     block = None
     if block_dir is not None and data.get("loopvec", {}).get("threads") is None:  # as readme_runs

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopvec.bench.measure.stats import Interval, ratio
-from loopvec.bench.core import YARDSTICK
+from loopvec.bench.core import REFERENCE, YARDSTICK
 from loopvec.bench.core import ordered, split_id
 
 
@@ -82,8 +82,9 @@ def rows(data: dict[str, Any]) -> list[Row]:
         r.q3[impl] = s.get("q3", s["median"])
         r.passes[impl] = _passes(b)
         pw = e.get("pass_workers")
-        r.workers[impl] = [int(w) for w in pw] if isinstance(pw, list) and len(pw) == len(r.passes[impl]) \
-            and all(isinstance(w, int) and not isinstance(w, bool) for w in pw) else None
+        r.workers[impl] = [int(w) for w in pw] if isinstance(pw, list) \
+            and (len(pw) == len(r.passes[impl]) or not r.passes[impl])  \
+            and all(isinstance(w, int) and not isinstance(w, bool) for w in pw) else None  # (no passes: rounds not read)
         for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv), ("numpy_over_matmuls", r.vs_numpy_iv),
                             ("over_torch", r.over_torch_iv)):
             iv = Interval.from_dict(e.get(key))
@@ -119,6 +120,21 @@ def rows(data: dict[str, Any]) -> list[Row]:
     for r in out.values():
         first_seen.setdefault(r.workload, len(first_seen))
     return sorted(out.values(), key=lambda r: (first_seen[r.workload], r.dtype, r.size))
+
+
+def needs_rounds(rs: list[Row], lv: dict[str, Any]) -> bool:
+    """Whether the tables of a run need its raw rounds: some interval or fit they show was not
+    stored by the run (a run from before loopvec stored them all), so it is bootstrapped here."""
+    if not isinstance(lv.get("fits"), dict):
+        return True
+    for r in rs:
+        for impl in r.estimate:
+            if (impl != "python" and "python" in r.estimate and impl not in r.speedup_iv) \
+                    or (impl != "numpy" and "numpy" in r.estimate and impl not in r.vs_numpy_iv) \
+                    or (r.unit == "batch" and REFERENCE in r.estimate and impl not in (REFERENCE, YARDSTICK)
+                        and impl not in r.over_torch_iv):
+                return True
+    return False
 
 
 def inverted(iv: Interval) -> Interval:

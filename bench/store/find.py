@@ -28,9 +28,11 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
     return newest_complete_run(folder, warnings)[0]
 
 
-def newest_complete_run(folder: str | Path, warnings: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
+def newest_complete_run(folder: str | Path, warnings: list[str] | None = None,
+                        rounds: bool = True) -> tuple[Path, dict[str, Any]]:
     """newest_complete, with the run it loaded: the caller need not read the file again (a
-    full run is several MB of JSON, and a report of many machines read each one twice)."""
+    full run is several MB of JSON, and a report of many machines read each one twice).
+    rounds=False: loaded without the raw rounds (load_run)."""
     folder = Path(folder)
     files = _run_files(folder)
     if not files:
@@ -43,7 +45,7 @@ def newest_complete_run(folder: str | Path, warnings: list[str] | None = None) -
     partial: tuple[Path, dict[str, Any]] | None = None  # newest complete run of a selection (--only/--impl)
     for f in files:
         try:
-            data = load_run(f)
+            data = load_run(f, rounds)
         except ResultsError as exc:
             notes.append(f"skipped {exc}")
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,12 @@ def _is_number(x: Any) -> bool:
         return False
 
 
-def load_run(path: str | Path) -> dict[str, Any]:
+def load_run(path: str | Path, rounds: bool = True) -> dict[str, Any]:
     """The JSON of one results file, validated (ResultsError otherwise) and normalised:
-    every benchmark's extra_info has a "case" and an "impl"; q1/q3 default to the median."""
+    every benchmark's extra_info has a "case" and an "impl"; q1/q3 default to the median.
+    rounds=False: every benchmark's raw rounds (stats "data") are left unread, as null: they are
+    most of a full run's bytes and of its decoding time, and a run that stored its intervals
+    needs them for none of the tables (see present/rows.needs_rounds)."""
     p = Path(path)
     if p.is_dir():
         raise fail(p, "is a folder, expected a results file (.json)")
@@ -64,7 +68,7 @@ def load_run(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise fail(p, "not JSON (binary data, not UTF-8 text)") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text) if rounds else _without_rounds(text)
     except RecursionError:
         raise fail(p, "not a results file: the JSON is nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -73,6 +77,23 @@ def load_run(path: str | Path) -> dict[str, Any]:
                            f"(an interrupted copy or write?)") from None
         raise fail(p, f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     return validate(data, p)
+
+
+# a benchmark's raw rounds as pytest-benchmark writes them: a flat list of numbers (no brackets,
+# braces or quotes inside, so the match can never run into another value)
+_ROUNDS = re.compile(r'"data": \[[^\]\[{}"]*\]')
+
+
+def _without_rounds(text: str) -> Any:
+    """The JSON with every benchmark's rounds as null, decoded; the whole text decoded when the
+    lists cut are not exactly one per benchmark (a "data" list somewhere else, say)."""
+    slim, cut = _ROUNDS.subn('"data": null', text)
+    data = json.loads(slim)
+    benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
+    if isinstance(benchmarks, list) and cut == len(benchmarks) and all(
+            isinstance(b, dict) and isinstance(b.get("stats"), dict) and "data" in b["stats"] for b in benchmarks):
+        return data
+    return json.loads(text)
 
 
 def _ends_early(text: str, exc: json.JSONDecodeError) -> bool:
