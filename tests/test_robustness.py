@@ -63,7 +63,7 @@ def run_and_signal(tmp: Path, sigs: list[int], gap: float = 0.0) -> tuple[subpro
     """Start a run whose second case is slow pure Python (about 2 s a call; the full profile does not
     cap it); send `sigs` while
     that case's first round runs, once the first case has finished."""
-    proc = subprocess.Popen([*LOOPVEC, "run", "--profile", "full", "--impl", "numpy", "python", "--only", "forward-mnist-b0001-",
+    proc = subprocess.Popen([*LOOPVEC, "run", "--no-ceilings", "--profile", "full", "--impl", "numpy", "python", "--only", "forward-mnist-b0001-",
                              "--only", "forward-mnist-b1000-", "--machine", "sig", "--results-dir", str(tmp / "res")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env_for(tmp))
     watchdog = threading.Timer(240, proc.kill)
@@ -117,7 +117,7 @@ def _probe_processes() -> list[str]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to look for orphan processes")
 def test_sigterm_during_the_numba_probe_leaves_no_orphan_and_no_temp_folder(tmp_path: Path) -> None:
     before = set(_probe_processes())
-    proc = subprocess.Popen([*LOOPVEC, "run", "--impl", "numba", "--only", "forward-toy-b0001", "--startup-probe",
+    proc = subprocess.Popen([*LOOPVEC, "run", "--no-ceilings", "--impl", "numba", "--only", "forward-toy-b0001", "--startup-probe",
                              "--results-dir", str(tmp_path / "res")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tmp_path, env=env_for(tmp_path))
     assert proc.stdout is not None
@@ -138,7 +138,7 @@ def test_sigterm_during_the_numba_probe_leaves_no_orphan_and_no_temp_folder(tmp_
 
 @pytest.mark.slow
 def test_two_concurrent_runs_into_one_folder_keep_both_files(tmp_path: Path) -> None:
-    args = [*LOOPVEC, "run", "--only", "step-n0010", "--impl", "numpy", "--machine", "same", "--results-dir",
+    args = [*LOOPVEC, "run", "--no-ceilings", "--only", "step-n0010", "--impl", "numpy", "--machine", "same", "--results-dir",
             str(tmp_path / "res")]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
                               env=env_for(tmp_path)) for _ in range(2)]
@@ -173,7 +173,7 @@ def replace(a, b, *k, **kw):
     full(a, b); return real_replace(a, b, *k, **kw)
 os.link, os.replace = link, replace
 from loopvec.bench.cli.main import main
-sys.argv = ["loopvec", "run", "--only", "step-n0010", "--impl", "numpy", "--machine", "m", "--results-dir", results]
+sys.argv = ["loopvec", "run", "--no-ceilings", "--only", "step-n0010", "--impl", "numpy", "--machine", "m", "--results-dir", results]
 sys.exit(main())
 """
 
@@ -192,7 +192,7 @@ def test_a_failing_final_write_saves_to_the_temp_folder_and_says_so(tmp_path: Pa
 
 @pytest.mark.slow
 def test_closed_stdout_does_not_stop_the_run(tmp_path: Path) -> None:
-    proc = subprocess.Popen([*LOOPVEC, "run", "--only", "step-n0010", "--impl", "numpy", "--results-dir",
+    proc = subprocess.Popen([*LOOPVEC, "run", "--no-ceilings", "--only", "step-n0010", "--impl", "numpy", "--results-dir",
                              str(tmp_path / "res")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
                             env=env_for(tmp_path))
     assert proc.stdout is not None and proc.stderr is not None
@@ -238,7 +238,7 @@ def test_bad_numba_settings_are_one_line_errors(tmp_path: Path, var: str, value:
 # ------------------------------------------------------------------ hostile files (items 8-10, 12)
 
 def _good_run(tmp: Path) -> Path:
-    proc = cli(tmp, "run", "--only", "step-n0010", "--impl", "numpy", "--machine", "good", "--results-dir",
+    proc = cli(tmp, "run", "--no-ceilings", "--only", "step-n0010", "--impl", "numpy", "--machine", "good", "--results-dir",
                str(tmp / "res"))
     assert proc.returncode == 0, proc.stderr
     return results_files(tmp / "res")[0]
@@ -429,7 +429,7 @@ def test_torch_takes_read_only_arrays_without_a_warning() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-@pytest.mark.parametrize("command", [["list"], ["run", "--only", "forward-toy-b0001", "--impl", "numpy", "--processes",
+@pytest.mark.parametrize("command", [["list"], ["run", "--no-ceilings", "--only", "forward-toy-b0001", "--impl", "numpy", "--processes",
                                                 "1", "--machine", "full"]])
 def test_a_full_stdout_is_one_line_and_never_costs_the_results(tmp_path: Path, command: list[str]) -> None:
     with open("/dev/full", "w") as full:

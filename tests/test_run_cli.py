@@ -99,7 +99,7 @@ def test_run_bad_arguments_exit_2(tmp_path: Path, args: list[str], expect: str) 
 @pytest.mark.slow
 def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [*LOOPVEC, "run", "--impl", "python", "--only", "sigmoid", "--only", "softmax", "--only", "forward-mnist",
+        [*LOOPVEC, "run", "--no-ceilings", "--impl", "python", "--only", "sigmoid", "--only", "softmax", "--only", "forward-mnist",
          "--machine", "interrupted", "--results-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None
@@ -145,7 +145,7 @@ def test_data_option_must_be_a_folder(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LOOPVEC_DATA"}
-    proc = subprocess.run([*LOOPVEC, "run", "--impl", "numpy", "--only", "mnist-real", "--results-dir",
+    proc = subprocess.run([*LOOPVEC, "run", "--no-ceilings", "--impl", "numpy", "--only", "mnist-real", "--results-dir",
                            str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "real MNIST not found: run `loopvec fetch-mnist` (or set LOOPVEC_DATA)" in proc.stdout
@@ -155,7 +155,7 @@ def test_all_cases_skipped_is_not_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_numba_run_records_compile_and_cached_first_calls(tmp_path: Path) -> None:
-    proc = run("run", "--impl", "numba", "--only", "forward-toy-b0001", "--startup-probe", "--results-dir", str(tmp_path))
+    proc = run("run", "--no-ceilings", "--impl", "numba", "--only", "forward-toy-b0001", "--startup-probe", "--results-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(only_file(tmp_path).read_text())
     st = data["loopvec"]["numba_startup"]["numba"]

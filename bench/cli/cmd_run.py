@@ -62,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measure the extra memory one call of each case allocates (tracemalloc; Numba's "
                         "allocation counts), in the first worker, after validating and before timing (default: in "
                         "the full profile only; under tracemalloc pure Python runs several times slower)")
+    p.add_argument("--ceilings", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the machine's limits, the FLOP peak (large np.dot) and the memory bandwidth "
+                        "(STREAM-style), before and after the cases; the rate column shows each case's share of "
+                        "the limit that binds it. --no-ceilings saves about 10 s on a short run and shows bare "
+                        "rates (default: measured)")
     p.add_argument("--precision", type=percent, metavar="PCT",
                    help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
                         "±PCT%% or the case's (raised) time cap is reached (default: ±2%% within the profile's cap)")
@@ -212,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     say(f"env       {' '.join(f'{k}={v}' for k, v in env.items()) or 'no OPENBLAS_/OMP_/MKL_/NUMBA_ variables set'}")
     cfg = RunConfig(profile=args.profile, impls=tuple(names), only=tuple(args.only or ()), threads=args.threads,
                     precision=args.precision, processes=args.processes or 0, isa=args.isa, data=data_dir,
-                    memory_per_call=args.memory)
+                    memory_per_call=args.memory, ceilings=args.ceilings)
     say(f"impls     {', '.join(names)}; threads {args.threads or 'library defaults'}; "
         f"{cfg.n_processes} worker processes" + (f"; held to {args.isa} (emulated)" if args.isa != "native" else ""))
     info = {"profile": args.profile, "machine": machine_name_, "impls": names, "threads": args.threads,

@@ -28,6 +28,7 @@ class RunConfig:
     isa: str = "native"  # instruction set the workers are held to (measure/isa.py)
     data: str | None = None  # the real-MNIST folder, checked by the CLI (the workers get it as LOOPVEC_DATA)
     memory_per_call: bool | None = None  # measure each call's extra memory (one worker); None: in the full profile
+    ceilings: bool = True  # measure the FLOP peak and the bandwidth, before and after the cases
 
     @property
     def memory(self) -> bool:

@@ -200,12 +200,15 @@ def run_suite(cfg: RunConfig, info: dict[str, Any], say: Say, probe: bool = True
     dtypes = ["float64", "float32"]
     with tempfile.TemporaryDirectory(prefix="loopvec-run-") as tmp:
         try:
-            say("measuring peak: large np.dot ...")
-            info["peak_gflops"] = measure_peaks(dtypes, env, cfg.isa == "native")
-            say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
-            say("measuring memory bandwidth: STREAM-style copy and triad, NumPy and Numba loops ...")
-            bw = info["bandwidth"] = measure_bandwidth(env, cfg.isa == "native", cfg.threads)
-            say("  " + bandwidth_line(bw))
+            if cfg.ceilings:
+                say("measuring peak: large np.dot ...")
+                info["peak_gflops"] = measure_peaks(dtypes, env, cfg.isa == "native")
+                say("  " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in info["peak_gflops"].items()))
+                say("measuring memory bandwidth: STREAM-style copy and triad, NumPy and Numba loops ...")
+                bw = info["bandwidth"] = measure_bandwidth(env, cfg.isa == "native", cfg.threads)
+                say("  " + bandwidth_line(bw))
+            else:
+                say("peak and bandwidth not measured (--no-ceilings): rates without a share of either limit")
             if probe:
                 say("timing Numba's first call in a new process: compiling, then loading the cache ...")
                 info["numba_startup"] = numba_startup(list(cfg.impls), cfg.threads, env)
@@ -234,7 +237,7 @@ def run_suite(cfg: RunConfig, info: dict[str, Any], say: Say, probe: bool = True
         info["processes"] = {"planned": n, "started": len(workers), "workers": workers,
                              "isa": cfg.isa, "isa_env": isa_env(cfg.isa)}
         data = results(sched, progress, info)
-        if data is not None and not progress.interrupted:
+        if data is not None and not progress.interrupted and cfg.ceilings:
             say("measuring peak again ...")
             again = measure_peaks(dtypes, env, cfg.isa == "native")
             data["loopvec"]["peak_gflops_measured"] = {d: [info["peak_gflops"][d], again[d]] for d in dtypes}
