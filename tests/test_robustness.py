@@ -57,7 +57,7 @@ def leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("loopvec-")]
 
 
-# ------------------------------------------------------------------ signals (items 3, 4)
+# ------------------------------------------------------------------ signals: a run keeps every finished case (cli/cmd_run.py, measure/pool.py)
 
 def run_and_signal(tmp: Path, sigs: list[int], gap: float = 0.0) -> tuple[subprocess.Popen, str, str]:
     """Start a run whose second case is slow pure Python (about 2 s a call; the full profile does not
@@ -134,7 +134,7 @@ def test_sigterm_during_the_numba_probe_leaves_no_orphan_and_no_temp_folder(tmp_
     assert not list((tmp_path / "res").rglob("*"))  # nothing saved, no empty machine folder left
 
 
-# ------------------------------------------------------------------ concurrency (item 2)
+# ------------------------------------------------------------------ two runs at once: unique names (store/atomic.py)
 
 @pytest.mark.slow
 def test_two_concurrent_runs_into_one_folder_keep_both_files(tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_two_concurrent_runs_into_one_folder_keep_both_files(tmp_path: Path) -> 
     assert all(json.loads(f.read_text())["loopvec"]["complete"] for f in files)
 
 
-# ------------------------------------------------------------------ writing (items 1, 5, 6)
+# ------------------------------------------------------------------ writing: unwritable, failing and closed outputs (store/atomic.py, cli/cmd_run.py)
 
 def test_unwritable_results_folder_fails_before_the_run(tmp_path: Path) -> None:
     blocker = tmp_path / "res"
@@ -221,7 +221,7 @@ def test_convert_weights_refuses_a_fifo_and_its_own_input(tmp_path: Path) -> Non
     assert src.read_bytes() == before
 
 
-# ------------------------------------------------------------------ Numba settings (item 7)
+# ------------------------------------------------------------------ Numba's environment variables (impls/_numba_setup.py)
 
 @pytest.mark.parametrize("var, value, command", [
     ("NUMBA_NUM_THREADS", "0", ["list"]),
@@ -235,7 +235,7 @@ def test_bad_numba_settings_are_one_line_errors(tmp_path: Path, var: str, value:
     assert not (tmp_path / "res").exists()
 
 
-# ------------------------------------------------------------------ hostile files (items 8-10, 12)
+# ------------------------------------------------------------------ hostile files: results, weights, IDX (store/results.py, data/weights.py, data/idx.py)
 
 def _good_run(tmp: Path) -> Path:
     proc = cli(tmp, "run", "--no-ceilings", "--only", "step-n0010", "--impl", "numpy", "--machine", "good", "--results-dir",
@@ -355,7 +355,7 @@ def test_corrupt_data_folder_is_an_input_error_before_any_case(tmp_path: Path) -
     assert "measuring peak" not in proc.stdout
 
 
-# ------------------------------------------------------------------ messages and leftovers (items 15, 16)
+# ------------------------------------------------------------------ argument messages and leftovers (cli/args.py, cli/cmd_run.py)
 
 @pytest.mark.parametrize("args, needle", [
     (["--only", ""], "empty pattern"),
@@ -389,7 +389,7 @@ def test_a_run_that_saves_nothing_leaves_no_folder(tmp_path: Path) -> None:
     assert not (tmp_path / ".benchmarks").exists()
 
 
-# ------------------------------------------------------------------ implementations (items 13, 14)
+# ------------------------------------------------------------------ bad input to the implementations (impls/impl_python.py, impl_torch.py)
 
 def test_pure_python_refuses_object_arrays_like_the_others() -> None:
     from loopvec import impls
