@@ -2,6 +2,7 @@
 on synthetic rows and runs whose answers are known by hand."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,20 @@ import pytest
 from loopvec.bench.present import limits
 from loopvec.bench.present.roofline import plot_memory, plot_roofline, points
 from loopvec.bench.present.rows import Row
+from loopvec.bench.store.model import Run, as_run
+
+
+def typed(**fields: Any) -> Run:
+    """A run of one benchmark with the given fields (peak_gflops, bandwidth, fits) and nothing else."""
+    base = as_run({"machine_info": {}, "loopvec": {"commit": "abc"},
+                   "benchmarks": [{"name": "b", "extra_info": {"case": "c", "impl": "numpy"}, "stats": {"median": 1.0}}]})
+    return dataclasses.replace(base, **fields)
+
 
 BW = {"l3_bytes": 32 << 20, "ceiling": {"cache": 60.0, "dram": 20.0}, "footprints": {"cache": 8 << 20, "dram": 128 << 20},
       "threads": 2, "GBps": {"copy": {"numpy": {"cache": 40.0, "dram": 15.0}, "numba-1t": {"cache": 50.0, "dram": 18.0},
                                       "numba-all": {"cache": 60.0, "dram": 20.0}}}}
-LV = {"peak_gflops": {"float64": 100.0}, "bandwidth": BW}
+LV = typed(peak_gflops={"float64": 100.0}, bandwidth=BW)
 
 
 def row(kind_unit: str, size: int, flops: int | None, nbytes: int, est: dict[str, float]) -> Row:
@@ -47,7 +57,7 @@ def test_a_forward_pass_is_held_to_the_lower_roof() -> None:
 
 
 def test_without_bandwidth_the_peak_alone_is_the_limit_and_activations_say_nothing() -> None:
-    lv = {"peak_gflops": {"float64": 100.0}}
+    lv = typed(peak_gflops={"float64": 100.0})
     assert limits.binding(row("batch", 1000, 10**9, 10**6, {"numpy": 0.02}), "numpy", lv)[1] == "GFLOP/s|peak"
     assert limits.rate_text(row("elements", 10, None, 160, {"numpy": 1e-6}), lv) == ""
     assert limits.bandwidth_header(lv) == []
@@ -74,11 +84,11 @@ def test_fit_lines_recover_the_fixed_cost_and_predict_the_crossover() -> None:
     rs = sweep({"numpy": 5e-6, "python": 1e-7}, {"numpy": 1e-9, "python": 1e-7}, [10, 100, 1000, 10000], noise=0.01)
     text = "\n".join(limits.fit_lines(rs))
     assert "numpy" in text and "per call" in text and "per element" in text
-    f = limits.run_fits(rs, {})["w"]["fits"]["numpy"]
+    f = limits.run_fits(rs)["w"]["fits"]["numpy"]
     assert f["a"]["value"] == pytest.approx(5e-6, rel=0.05) and f["b"]["value"] == pytest.approx(1e-9, rel=0.05)
     assert f["a"]["lo"] <= f["a"]["value"] <= f["a"]["hi"]
     # a run that stored its fits is read, not fitted again: a stored fixed cost of 7 us is what is shown
-    stored = {"fits": {"w": {"fits": {"numpy": dict(f, a={"value": 7e-6, "lo": None, "hi": None})}, "crossover": None}}}
+    stored = typed(fits={"w": {"fits": {"numpy": dict(f, a={"value": 7e-6, "lo": None, "hi": None})}, "crossover": None}})
     assert "numpy            7 µs per call" in "\n".join(limits.fit_lines(rs, stored))
     line = next(ln for ln in text.splitlines() if "predicted" in ln)
     assert "predicted numpy/pure-Python crossover: n=49.5" in line  # 4.9e-6 / 99e-9
@@ -87,7 +97,7 @@ def test_fit_lines_recover_the_fixed_cost_and_predict_the_crossover() -> None:
 
 def test_no_fit_below_three_sizes() -> None:
     rs = sweep({"numpy": 5e-6}, {"numpy": 1e-9}, [10, 100])
-    assert limits.run_fits(rs, {}) == {} and limits.fit_lines(rs) == []
+    assert limits.run_fits(rs) == {} and limits.fit_lines(rs) == []
 
 
 def test_memory_lines_name_each_implementation_at_the_largest_batch() -> None:
@@ -113,12 +123,13 @@ def bench(case: str, impl: str, kind: str, size: int, est: float, nbytes: int, f
 
 
 def run_data(with_bandwidth: bool = True) -> dict[str, Any]:
+    """A run's JSON, as a results file holds it (as_run types it)."""
     benches = [bench("relu-n1000000", "numpy", "activation", 10**6, 1e-3, 16_000_000, None),
                bench("relu-n1000000", "numba-tuned", "activation", 10**6, 5e-4, 16_000_000, None)]
     for b in (1, 100, 10000):
         for impl, mem in (("numpy", 8 * 150 * b), ("numba-tuned", 0)):
             benches.append(bench(f"forward-mnist-b{b:04d}", impl, "forward", b, 1e-5 * b, 8 * 800 * b,
-                                 2 * 89_400 * b, {"peak_bytes": mem, "allocations": None}))
+                                 2 * 89_400 * b, {"peak_bytes": mem, "allocations": None, "method": "tracemalloc"}))
     lv: dict[str, Any] = {"peak_gflops": {"float64": 70.0}, "commit": "abc"}
     if with_bandwidth:
         lv["bandwidth"] = BW
@@ -126,7 +137,7 @@ def run_data(with_bandwidth: bool = True) -> dict[str, Any]:
 
 
 def test_the_roofline_places_every_case_and_draws_pngs(tmp_path: Path) -> None:
-    data = run_data()
+    data = as_run(run_data())
     pts = points(data)
     assert len(pts) == 8
     relu = next(p for p in pts if p["case"] == "relu-n1000000" and p["impl"] == "numpy")
@@ -140,6 +151,7 @@ def test_an_older_run_gets_its_bytes_from_its_cases_and_a_roofline_of_the_peak_a
     for b in data["benchmarks"]:
         b["extra_info"].pop("bytes")
         b["extra_info"]["network"] = "mnist-shaped" if b["extra_info"]["kind"] == "forward" else None
+    data = as_run(data)
     got = {(p["case"], p["impl"]): p["bytes"] for p in points(data)}
     assert got[("relu-n1000000", "numpy")] == 16_000_000
     # 100 samples of 784 in, 10 out, and the 784*50+50 + 50*100+100 + 100*10+10 weights and biases
@@ -151,7 +163,7 @@ def test_no_memory_plot_without_records(tmp_path: Path) -> None:
     data = run_data()
     for b in data["benchmarks"]:
         b["extra_info"].pop("memory", None)
-    assert not plot_memory("m", data, tmp_path / "m.png")
+    assert not plot_memory("m", as_run(data), tmp_path / "m.png")
     assert not list(tmp_path.iterdir())
 
 
@@ -178,7 +190,7 @@ def test_a_matrix_product_is_fitted_per_multiply_add() -> None:
             r.estimate[impl] = a + b * n**3
             r.passes[impl] = [[r.estimate[impl]]] * 4
         rs.append(r)
-    f = limits.run_fits(rs, {})["dot"]["fits"]["python"]
+    f = limits.run_fits(rs)["dot"]["fits"]["python"]
     assert f["b"]["value"] == pytest.approx(5e-8, rel=1e-6) and f["max_rel_residual"] < 1e-6
     text = "\n".join(limits.fit_lines(rs))
     assert "per multiply-add" in text and "crossover: n=2.6" in text
@@ -196,4 +208,4 @@ def test_two_bandwidth_readings_keep_the_higher_of_each_and_both_ceilings() -> N
     assert got["GBps"]["copy"]["numpy"] == {"cache": 90.0, "dram": 18.0}
     assert got["GBps"]["triad"]["numpy"] == {"cache": 50.0, "dram": 20.0}
     assert got["ceiling_measured"] == {"cache": [60.0, 90.0], "dram": [20.0, 18.0]}
-    assert "cache 90.0 GB/s (0 MiB; readings 60.0, 90.0;" in limits.bandwidth_header({"bandwidth": got})[0]
+    assert "cache 90.0 GB/s (0 MiB; readings 60.0, 90.0;" in limits.bandwidth_header(typed(bandwidth=got))[0]

@@ -95,13 +95,13 @@ def test_the_tables_read_without_rounds_equal_those_read_with_them(run: Path, tm
     from loopvec.bench.present.readme_block import machine_block
     from loopvec.bench.present.rows import needs_rounds, rows
     from loopvec.bench.present.table import format_table
-    from loopvec.bench.store.results import load_run
+    from loopvec.bench.store.model import load
 
-    full, slim = load_run(run), load_run(run, rounds=False)
-    assert all(b["stats"]["data"] is None for b in slim["benchmarks"])
-    assert all(isinstance(b["stats"]["data"], list) for b in full["benchmarks"])
-    if needs_rounds(rows(slim), slim["loopvec"]):
-        assert not _stores_everything(run) or full["loopvec"].get("threads") is not None
+    full, slim = load(run), load(run, rounds=False)
+    assert all(b.rounds is None for b in slim.benchmarks)
+    assert all(isinstance(b.rounds, list) for b in full.benchmarks)
+    if needs_rounds(rows(slim), slim):
+        assert not _stores_everything(run) or full.threads is not None
     else:
         rf, rsl = rows(full), rows(slim)
         assert format_table(full, header=False, rs=rf) == format_table(slim, header=False, rs=rsl)
@@ -120,18 +120,18 @@ def test_a_run_without_stored_intervals_is_read_again_with_its_rounds(tmp_path: 
     root = tmp_path / "results"
     write(root / "m" / "20260101T000000Z_abc1234.json", data)
     from loopvec.bench.present.rows import rows
-    from loopvec.bench.store.results import validate
+    from loopvec.bench.store.model import as_run
 
     got = read_machine(root / "m", root, None)
     assert not isinstance(got, list)
     assert "fixed cost" in got.table  # the fits, made here from the rounds
-    assert got.table == read_machine_table(validate(json.loads(json.dumps(data))), rows)
+    assert got.table == read_machine_table(as_run(json.loads(json.dumps(data))), rows)
 
 
-def read_machine_table(data: dict[str, Any], rows: Any) -> str:
+def read_machine_table(run: Any, rows: Any) -> str:
     from loopvec.bench.present.table import format_table
 
-    return format_table(data, header=False, rs=rows(data)).rstrip()
+    return format_table(run, header=False, rs=rows(run)).rstrip()
 
 
 def test_a_machine_is_held_without_its_rounds(tmp_path: Path) -> None:
@@ -141,8 +141,8 @@ def test_a_machine_is_held_without_its_rounds(tmp_path: Path) -> None:
     for m in got:
         assert not isinstance(m, list)
         assert m.run is not None and m.rows is not None and m.table
-        assert all("data" not in b["stats"] for b in m.run["benchmarks"])  # the raw rounds: gone
-        assert all(not r.passes for r in m.rows) and "benchmarks" not in m.meta
+        assert all(b.rounds is None and "data" not in b.raw["stats"] for b in m.run.benchmarks)  # the raw rounds: gone
+        assert all(not r.passes for r in m.rows) and not m.meta.benchmarks and "benchmarks" not in m.meta.raw
     runs: list[Any] = []
     for m in got:  # oldest first: each newer one pushes the oldest held one out
         runs.append(m)

@@ -27,9 +27,10 @@ from loopvec.bench.measure import fit, machine, stats, traffic
 from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.measure import schedule as S
 from loopvec.bench.core import REFERENCE, YARDSTICK, fit_x
+from loopvec.bench.store.model import (NUMPY_OVER_MATMULS, OVER_TORCH, benchmark_entry, interval_key,
+                                       loopvec_section, results_document)  # the format written and its keys
 
 SUITE_FILE = Path(__file__).resolve().parent.parent / "bench_suite.py"
-FORMAT = 3  # 2: interleaved passes, estimates and intervals; 3: spread over worker processes (store.results reads it)
 NOISY_PCT = 10.0  # a case whose widest ratio interval is wider than ±10% is marked noisy
 
 Say = Callable[[str], None]
@@ -211,22 +212,14 @@ def benchmark_entries(sched: S.Schedule) -> list[dict[str, Any]]:
                 iv = stats.ratio(passes, st.passes[REFERENCE], key=f"{case_id}:{e}/{REFERENCE}", num_workers=workers,
                                  den_workers=st.workers_of(REFERENCE)) if len(passes) > 1 else None
                 if iv is not None:
-                    extra["over_torch"] = iv.as_dict()
-            for (num, den), iv in ivs.items():
-                if den == e and num in ("python", "numpy"):  # how many times faster than pure Python / numpy
-                    extra["speedup" if num == "python" else "vs_numpy"] = iv.as_dict()
-                elif num == e and den == "forward":  # explain: this stage's share of the whole forward pass
-                    extra["share"] = iv.as_dict()
-            if e == YARDSTICK and "vs_numpy" in extra:
-                extra["numpy_over_matmuls"] = extra.pop("vs_numpy")
-            name = f"test_case[{case_id}-{e}]"
-            out.append({
-                "group": case_id, "name": name, "fullname": f"bench_suite.py::{name}",
-                "params": {"case": case_id, "entrant": e}, "param": f"{case_id}-{e}", "extra_info": extra,
-                "options": {"disable_gc": True, "timer": "perf_counter", "min_rounds": len(passes),
-                            "max_time": None, "min_time": None, "warmup": False},
-                "stats": stats.merged_stats(passes, ready.iterations),
-            })
+                    extra[OVER_TORCH] = iv.as_dict()
+            for (num, den), iv in ivs.items():  # how many times faster than pure Python / numpy; a stage's share
+                key = interval_key(num, den, e)
+                if key is not None:
+                    extra[key] = iv.as_dict()
+            if NUMPY_OVER_MATMULS in extra:  # last, where the files written before the model have it
+                extra[NUMPY_OVER_MATMULS] = extra.pop(NUMPY_OVER_MATMULS)
+            out.append(benchmark_entry(case_id, e, extra, stats.merged_stats(passes, ready.iterations), len(passes)))
     return out
 
 
@@ -256,7 +249,7 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
     mi = pytest_benchmark_generate_machine_info()
     mi["loopvec"] = machine.machine_info()
     complete = not progress.interrupted and len(done) == len(sched.cases)
-    lv = dict(info, format=FORMAT, complete=complete, planned=len(sched.cases), finished=len(done),
+    lv = loopvec_section(info, complete=complete, planned=len(sched.cases), finished=len(done),
               timed=len(entries), skipped=progress.skipped, failed=progress.failed,
               finished_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               estimator={"per_pass": "min", "quantile": stats.ESTIMATOR_QUANTILE, "across_workers": "pooled",
@@ -265,8 +258,8 @@ def results(sched: S.Schedule, progress: Progress, info: dict[str, Any]) -> dict
                                      f"t/z*sqrt(W/(W-1)) for W workers"},
               timing=dict(sched.timing.__dict__),
               noise={st.case.id: noise_record(st) for st in done}, fits=run_fits(done))
-    return {"machine_info": mi, "commit_info": get_commit_info(), "benchmarks": entries,
-            "datetime": dt.datetime.now(dt.timezone.utc).isoformat(), "version": pb_version, "loopvec": lv}
+    return results_document(mi, get_commit_info(), entries, dt.datetime.now(dt.timezone.utc).isoformat(),
+                            pb_version, lv)
 
 
 def pytest_args(storage: str) -> list[str]:

@@ -16,7 +16,6 @@ import string
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from loopvec.bench.measure import stats
 from loopvec.bench.measure.machine import describe
@@ -25,7 +24,7 @@ from loopvec.bench.core import fmt_ratio, fmt_time, pm
 from loopvec.bench.core import ordered
 from loopvec.bench.present.rows import Row, rows
 from loopvec.bench.store.find import is_complete, resolve
-from loopvec.bench.store.results import load_run
+from loopvec.bench.store.model import Run as Results, load
 
 MIN_CHANGE_PCT = 5.0  # the default smallest change named in the table (a reader's choice, not noise)
 
@@ -34,12 +33,12 @@ MIN_CHANGE_PCT = 5.0  # the default smallest change named in the table (a reader
 class Run:
     label: str  # A, B, C, ...
     path: Path
-    data: dict[str, Any]
+    data: Results
     rows: dict[str, Row]
 
     @property
     def machine(self) -> str:
-        return str(self.data.get("loopvec", {}).get("machine") or self.path.parent.name or "?")
+        return str(self.data.machine or self.path.parent.name or "?")
 
 
 def _labels(n: int) -> list[str]:
@@ -50,22 +49,21 @@ def load_runs(args: list[str], results_dir: str = "results", warnings: list[str]
     out = []
     for label, arg in zip(_labels(len(args)), args):
         path = resolve(arg, warnings, results_dir)
-        data = load_run(path)
+        data = load(path)
         out.append(Run(label, path, data, {r.case: r for r in rows(data)}))
     return out
 
 
-def _described(data: dict[str, Any]) -> dict[str, str]:
+def _described(data: Results) -> dict[str, str]:
     """describe(), with each speed-relevant environment variable on its own line."""
-    d = describe(data)
+    d = describe(data.meta)
     d.pop("environment", None)
     return d
 
 
 def machine_lines(runs: list[Run]) -> list[str]:
     descs = [_described(r.data) for r in runs]
-    envs = [{str(k): str(v) for k, v in r.data.get("machine_info", {}).get("loopvec", {}).get("env", {}).items()}
-            for r in runs]
+    envs = [r.data.env for r in runs]
     for d, env in zip(descs, envs):
         for k in sorted({k for e in envs for k in e}):
             d[k] = env.get(k, "(unset)")
@@ -95,19 +93,23 @@ def machine_lines(runs: list[Run]) -> list[str]:
 def run_lines(runs: list[Run]) -> list[str]:
     lines = [f"runs (ratios below are to run {runs[0].label}):"]
     for r in runs:
-        lv = r.data.get("loopvec", {})
-        when = str(r.data.get("datetime", "?"))[:16].replace("T", " ")
-        peak = ", ".join(f"{k} {v:.1f}" for k, v in lv.get("peak_gflops", {}).items())
-        bits = [f"{when} UTC", f"commit {lv.get('commit', '?')}" if lv else "plain pytest-benchmark file"]
+        d = r.data
+        when = str(d.datetime or "?")[:16].replace("T", " ")
+        peak = ", ".join(f"{k} {v:.1f}" for k, v in d.peak_gflops.items())
+        bits = [f"{when} UTC", f"commit {_known(d.commit)}" if not d.plain else "plain pytest-benchmark file"]
         if peak:
             bits.append(f"peak {peak} GFLOP/s")
-        if lv and lv.get("format", 1) < 2:
+        if not d.plain and d.format < 2:
             bits.append("older file: medians, no intervals")
-        if not is_complete(r.data):
-            bits.append(f"INCOMPLETE: {lv.get('finished', '?')} of {lv.get('planned', '?')} cases")
+        if not is_complete(d):
+            bits.append(f"INCOMPLETE: {_known(d.finished)} of {_known(d.planned)} cases")
         lines.append(f"  {r.label}  {r.machine}  {r.path}")
         lines.append(f"     {'; '.join(bits)}")
     return lines
+
+
+def _known(x: object) -> str:
+    return "?" if x is None else str(x)
 
 
 def change(a: Row, b: Row, impl: str) -> stats.Interval:

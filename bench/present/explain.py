@@ -5,31 +5,36 @@ import io
 from pathlib import Path
 from typing import Any
 
-from loopvec.bench.measure.stats import Interval
 from loopvec.bench.core import fmt_time, pm
 from loopvec.bench.core import ordered, style
 from loopvec.bench.present.limits import memory_text
 from loopvec.bench.store.atomic import write_atomic
+from loopvec.bench.store.model import Bench, Run, as_run
 
 REST = "rest"  # forward minus the sum of its stages: checks, conversion, dispatch, and what fusing saves
 
 
-def breakdowns(data: dict[str, Any]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
+Explained = Run | dict[str, Any] | list[Bench]  # an explain run, its JSON, or the benchmarks of several
+
+
+def _benches(data: Explained) -> list[Bench]:
+    return data if isinstance(data, list) else as_run(data).benchmarks
+
+
+def breakdowns(data: Explained) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
     """{(network, batch): {impl: {"forward": s, "empty": s, "stages": {stage: (s, share interval)}, "fused": ...}}}."""
     out: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
-    for b in data.get("benchmarks", []):
-        e = b.get("extra_info", {})
-        if e.get("kind") != "stage":
+    for b in _benches(data):
+        if b.kind != "stage" or b.network is None or b.explained is None:
             continue
-        impl = out.setdefault((e["network"], int(e["size"])), {}).setdefault(
-            e["explained"], {"stages": {}, "fused": e.get("fused", ""), "memory": {}})
-        t = float(e.get("estimate", b["stats"]["median"]))
-        if isinstance(e.get("memory"), dict):
-            impl["memory"][e["impl"]] = e["memory"]
-        if e["impl"] in ("forward", "empty"):
-            impl[e["impl"]] = t
+        impl = out.setdefault((b.network, b.size), {}).setdefault(
+            b.explained, {"stages": {}, "fused": b.fused or "", "memory": {}})
+        if b.memory is not None:
+            impl["memory"][b.impl] = b.memory
+        if b.impl in ("forward", "empty"):
+            impl[b.impl] = b.estimate
         else:
-            impl["stages"][e["impl"]] = (t, Interval.from_dict(e.get("share")))
+            impl["stages"][b.impl] = (b.estimate, b.share)
     return out
 
 
@@ -43,7 +48,7 @@ def _signed_time(seconds: float) -> str:
     return ("-" if seconds < 0 else "") + fmt_time(abs(seconds))
 
 
-def breakdown_lines(data: dict[str, Any]) -> list[str]:
+def breakdown_lines(data: Explained) -> list[str]:
     lines: list[str] = []
     for (net, batch), per_impl in breakdowns(data).items():
         names = ordered(per_impl)
@@ -94,7 +99,7 @@ def memory_table(per_impl: dict[str, dict[str, Any]], names: list[str], stages: 
     return out + [""]
 
 
-def plot_breakdown(data: dict[str, Any], network: str, batch: int, path: Path) -> bool:
+def plot_breakdown(data: Explained, network: str, batch: int, path: Path) -> bool:
     """A stacked bar per implementation: products, biases, activations, output function, rest."""
     per_impl = breakdowns(data).get((network, batch))
     if not per_impl:
@@ -151,7 +156,7 @@ def _stage_sum(d: dict[str, Any], kind: str) -> float:
     return sum(t for s, (t, _) in d["stages"].items() if s.split("-", 1)[1] == kind)
 
 
-def why_lines(data: dict[str, Any]) -> list[str]:
+def why_lines(data: Explained) -> list[str]:
     """The three answers the breakdown gives, as sentences with this machine's figures."""
     bd = breakdowns(data)
     out = []

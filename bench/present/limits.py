@@ -19,18 +19,19 @@ from loopvec.bench.measure.bandwidth import ceiling_for
 from loopvec.bench.measure.fit import sweep_fits
 from loopvec.bench.measure.stats import pass_minima
 from loopvec.bench.present.rows import Row, columns, families
+from loopvec.bench.store.model import Run
 
 MIN_FIT_SIZES = 3  # a line through two points has no residual to show how straight it is
 
 
-def bandwidth(lv: dict[str, Any]) -> dict[str, Any] | None:
-    bw = lv.get("bandwidth")
+def bandwidth(run: Run) -> dict[str, Any] | None:
+    bw = run.bandwidth
     return bw if isinstance(bw, dict) and isinstance(bw.get("ceiling"), dict) else None
 
 
-def bandwidth_header(lv: dict[str, Any]) -> list[str]:
+def bandwidth_header(run: Run) -> list[str]:
     """The run header's bandwidth line: the ceilings, per kernel and threads, at both footprints."""
-    bw = bandwidth(lv)
+    bw = bandwidth(run)
     if bw is None:
         return []
     fp, gb = bw.get("footprints", {}), bw.get("GBps", {})
@@ -49,13 +50,13 @@ def bandwidth_header(lv: dict[str, Any]) -> list[str]:
             + "; ".join(parts)] if parts else []
 
 
-def binding(r: Row, impl: str, lv: dict[str, Any]) -> tuple[float, str, float] | None:
+def binding(r: Row, impl: str, run: Run) -> tuple[float, str, float] | None:
     """(rate, unit, share of the binding limit) of `impl` in row r, or None when nothing is known."""
     est = r.estimate.get(impl)
     if not est or est <= 0:
         return None
-    peak = lv.get("peak_gflops", {}).get(r.dtype) if isinstance(lv.get("peak_gflops"), dict) else None
-    bw = bandwidth(lv)
+    peak = run.peak_gflops.get(r.dtype)
+    bw = bandwidth(run)
     try:
         roof = ceiling_for(bw, r.nbytes) if bw is not None and r.nbytes else None
     except (KeyError, TypeError, ValueError):  # a ceiling the run did not measure
@@ -77,10 +78,10 @@ def binding(r: Row, impl: str, lv: dict[str, Any]) -> tuple[float, str, float] |
     return None
 
 
-def rate_text(r: Row, lv: dict[str, Any]) -> str:
+def rate_text(r: Row, run: Run) -> str:
     """'52.1 GFLOP/s (numba-parallel, 72% of peak, 24 FLOP/B)' or '18.0 GB/s (numpy, 62% of cache bandwidth)'."""
     best = r.best()
-    got = binding(r, best, lv) if best else None
+    got = binding(r, best, run) if best else None
     if got is None:
         return ""
     rate, unit, share = got
@@ -93,12 +94,11 @@ def rate_text(r: Row, lv: dict[str, Any]) -> str:
     return f"{rate:.3g} {unit} ({', '.join(bits)})"
 
 
-def run_fits(rs: list[Row], lv: dict[str, Any]) -> dict[str, Any]:
-    """The fits the run stored (runner.run_fits), or, for a run from before they were stored,
-    the same fits made here from its rows."""
-    stored = lv.get("fits")
-    if isinstance(stored, dict):
-        return stored
+def run_fits(rs: list[Row], run: Run | None = None) -> dict[str, Any]:
+    """The fits the run stored (runner.run_fits), or, for a run from before they were stored (or
+    no run given), the same fits made here from its rows."""
+    if run is not None and run.fits is not None:
+        return run.fits
     sweeps = {wl: {impl: [(fit_x(wl, r.size)[0], r.estimate[impl],
                            pass_minima(r.passes[impl]).tolist() if r.passes.get(impl) else [])
                           for r in fam if impl in r.estimate] for impl in columns(fam)}
@@ -115,12 +115,12 @@ def _per_unit(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns" if abs(seconds) < 1e-6 else fmt_time(seconds)
 
 
-def fit_lines(rs: list[Row], lv: dict[str, Any] | None = None) -> list[str]:
+def fit_lines(rs: list[Row], run: Run | None = None) -> list[str]:
     """Per sweep and implementation: the fixed cost a and the cost per unit b, with 95% intervals;
     then the numpy/pure-Python crossover the fits predict, beside the measured one."""
     out: list[str] = []
     fams = families(rs)
-    for wl, got in run_fits(rs, lv or {}).items():
+    for wl, got in run_fits(rs, run).items():
         fam = fams.get(wl)
         if not fam or not isinstance(got, dict) or not isinstance(got.get("fits"), dict):
             continue

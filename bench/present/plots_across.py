@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from loopvec.bench.core import fmt_time
 from loopvec.bench.core import ordered
 from loopvec.bench.present.layout import grid, new_figure, save
 from loopvec.bench.present.plots import HEADLINE, machines_footer, rows_of, size_axis, time_axis, timed_impls
 from loopvec.bench.present.rows import Row, families
+from loopvec.bench.store.model import Run
 
 
-def plot_headline(runs: dict[str, dict[str, Any]], path: Path, rs: dict[str, list[Row]] | None = None) -> bool:
+def plot_headline(runs: dict[str, Run], path: Path, rs: dict[str, list[Row]] | None = None) -> bool:
     """`rs`: each machine's rows, when the caller has them (else made from its run)."""
     by_case = {m: {r.case: r for r in rows_of(d, (rs or {}).get(m))} for m, d in runs.items()}
     per_case = {c: {m: by_case[m].get(c) for m in runs} for c in HEADLINE}
@@ -63,7 +63,7 @@ def plot_headline(runs: dict[str, dict[str, Any]], path: Path, rs: dict[str, lis
     return True
 
 
-def plot_machines_forward(runs: dict[str, dict[str, Any]], path: Path,
+def plot_machines_forward(runs: dict[str, Run], path: Path,
                           rs: dict[str, list[Row]] | None = None) -> bool:
     fam = {m: families(rows_of(d, (rs or {}).get(m))).get("forward-mnist", []) for m, d in runs.items()}
     fam = {m: f for m, f in fam.items() if len(f) >= 2}

@@ -17,6 +17,7 @@ from loopvec.bench.core import fmt_ratio, fmt_time, pm
 from loopvec.bench.core import LADDER
 from loopvec.bench.present.limits import binding, fmt_bytes
 from loopvec.bench.present.rows import Row, inverted, rows
+from loopvec.bench.store.model import Run, as_run
 from loopvec.impls.impl_numpy import CHUNK
 from loopvec.bench.store.atomic import write_atomic
 
@@ -37,20 +38,19 @@ def _against(r: Row, impl: str, ref: str) -> str:
     return f"{value:.2f}x" + (f" {pm(iv)}" if iv is not None else "")
 
 
-def machine_block(name: str, path: str, data: dict[str, Any], rs: list[Row] | None = None) -> list[str]:
+def machine_block(name: str, path: str, run: Run, rs: list[Row] | None = None) -> list[str]:
     """One machine's part of the block; `rs`: the run's rows, when the caller has them (with their passes)."""
-    lv = data.get("loopvec", {})
-    by_case = {r.case: r for r in (rows(data) if rs is None else rs)}
+    by_case = {r.case: r for r in (rows(run) if rs is None else rs)}
     forward = [(b, by_case.get(f"forward-mnist-b{b:04d}")) for b in BATCHES]
     forward = [(b, r) for b, r in forward if r is not None]
     if not forward:
         return []
-    k = lv.get("kernel") if isinstance(lv.get("kernel"), dict) else {}
-    peak = lv.get("peak_gflops", {}).get("float64")
+    k = run.kernel or {}
+    peak = run.peak_gflops.get("float64")
     one_process = not any(w for r in by_case.values() for w in r.workers.values())
-    emulated = lv.get("emulated") or (lv.get("isa") not in (None, "native"))
-    head = (f"**{name}**" + (f" (EMULATED {lv.get('isa')})" if emulated else "")
-            + f" ([run]({path}), profile {lv.get('profile', '?')}, commit {lv.get('commit', '?')}"
+    emulated = run.emulated or (run.isa not in (None, "native"))
+    head = (f"**{name}**" + (f" (EMULATED {run.isa})" if emulated else "")
+            + f" ([run]({path}), profile {_known(run.profile)}, commit {_known(run.commit)}"
             + (f"; numba-tuned kernel {k['isa']}, {k['float64']['mr']}x{k['float64']['nr']} vectors of "
                f"{k['float64']['lanes']}" if k.get("isa") and isinstance(k.get("float64"), dict) else "")
             + (f"; float64 peak {peak:.1f} GFLOP/s" if peak else "")
@@ -89,11 +89,15 @@ def machine_block(name: str, path: str, data: dict[str, Any], rs: list[Row] | No
         out.append(f"Sigmoid of 10^6 values: numba-tuned {fmt_time(sig.estimate['numba-tuned'])}, numpy "
                    f"{fmt_time(sig.estimate['numpy'])} (numba-tuned's time over numpy's "
                    f"{_against(sig, 'numba-tuned', 'numpy')}).")
-    out += limits_sentences(by_case, lv)
+    out += limits_sentences(by_case, run)
     return out + [""]
 
 
-def limits_sentences(by_case: dict[str, Row], lv: dict[str, Any]) -> list[str]:
+def _known(x: Any) -> str:
+    return "?" if x is None else str(x)
+
+
+def limits_sentences(by_case: dict[str, Row], run: Run) -> list[str]:
     """The memory lesson and the bandwidth yardstick, in the run's own figures."""
     out = []
     big = by_case.get("forward-mnist-b10000")
@@ -107,13 +111,13 @@ def limits_sentences(by_case: dict[str, Row], lv: dict[str, Any]) -> list[str]:
                        f"array per step of {CHUNK} samples; numba-tuned's tiles stay in cache "
                        f"(time: numpy {fmt_time(big.estimate.get('numpy', float('nan')))}, numba-tuned "
                        f"{fmt_time(big.estimate.get('numba-tuned', float('nan')))}).")
-    bw = lv.get("bandwidth") if isinstance(lv.get("bandwidth"), dict) else None
+    bw = run.bandwidth
     rates = []
     for act in ("relu", "sigmoid", "softmax"):
         r = by_case.get(f"{act}-n1000000")
         if r is None or bw is None or not r.nbytes:
             continue
-        got = binding(r, r.best() or "", lv)
+        got = binding(r, r.best() or "", run)
         if got is not None:
             rates.append(f"{act} {got[0]:.1f} GB/s ({r.best()}, {100 * got[2]:.0f}% of the "
                          f"{got[1].partition('|')[2]})")
@@ -122,10 +126,11 @@ def limits_sentences(by_case: dict[str, Row], lv: dict[str, Any]) -> list[str]:
     return out
 
 
-def results_block(root: Path, runs: dict[str, tuple[Path, dict[str, Any]]], readme_dir: Path) -> str:
-    """The block's text (BEGIN to END) for the machines' newest complete runs, paths relative to the README."""
-    return block_text(root, {name: machine_block(name, block_path(p, readme_dir), data)
-                             for name, (p, data) in runs.items()}, readme_dir)
+def results_block(root: Path, runs: dict[str, tuple[Path, Run | dict[str, Any]]], readme_dir: Path) -> str:
+    """The block's text (BEGIN to END) for the machines' newest complete runs (Runs, or their JSON),
+    paths relative to the README."""
+    return block_text(root, {name: machine_block(name, block_path(p, readme_dir), as_run(run, p))
+                             for name, (p, run) in runs.items()}, readme_dir)
 
 
 def block_path(path: Path, readme_dir: Path) -> str:

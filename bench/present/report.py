@@ -31,6 +31,7 @@ from loopvec.bench.present.report_machine import (MachineRun, in_order, keep_plo
 from loopvec.bench.present.rows import Row
 from loopvec.bench.store.atomic import write_atomic
 from loopvec.bench.store.find import machine_folders
+from loopvec.bench.store.model import Run, as_run
 
 
 # Plots for the MAX_PLOTTED most recent machines (every machine keeps its table and a row in the
@@ -98,13 +99,13 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
     out.append("| machine | CPU | cores | BLAS | threads | peak float64 | run |")
     out.append("|---|---|---|---|---|---|---|")
     for m in runs:
-        d = describe(m.meta)
-        pk = m.meta.get("loopvec", {}).get("peak_gflops", {}).get("float64")
+        d = describe(m.meta.meta)
+        pk = m.meta.peak_gflops.get("float64")
         peak = f"{pk:.1f} GFLOP/s" if pk else "?"
         threads = d["loopvec threads"] if not d["loopvec threads"].isdigit() else f"--threads {d['loopvec threads']}"
         out.append(f"| [{m.name}](#machine-{m.name.lower()}) | {d['CPU']} | {d['logical cores']} | {d['BLAS library']} "
                    f"{d['BLAS kernel']} ({d['BLAS threads']} threads) | {threads} | {peak} | "
-                   f"[{str(m.meta.get('datetime', '?'))[:10]}]({md_rel(m.path, root)}) |")
+                   f"[{str(m.meta.datetime or '?')[:10]}]({md_rel(m.path, root)}) |")
     out.append("")
     every = across_table(runs)
     if cross or every:
@@ -113,16 +114,16 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
             out.append(f"![{title}]({fname})\n")
         out += every
     for m in runs:
-        lv = m.meta.get("loopvec", {})
+        run = m.meta
         out.append(f"## Machine {m.name}\n")
-        cmd = " ".join(lv.get("command", [])) if lv.get("command") else ""
-        when = str(m.meta.get("datetime", "?"))[:16].replace("T", " ")
-        out.append(f"Run [`{md_rel(m.path, root)}`]({md_rel(m.path, root)}): profile {lv.get('profile', '?')}, "
-                   f"{when} UTC, commit {lv.get('commit', '?')}, {m.timings} timings"
+        cmd = " ".join(run.command)
+        when = str(run.datetime or "?")[:16].replace("T", " ")
+        out.append(f"Run [`{md_rel(m.path, root)}`]({md_rel(m.path, root)}): profile {_known(run.profile)}, "
+                   f"{when} UTC, commit {_known(run.commit)}, {m.timings} timings"
                    + (f", `{cmd}`" if cmd else "") + ".\n")
         out.append("| environment | |")
         out.append("|---|---|")
-        for k, v in describe(m.meta).items():
+        for k, v in describe(run.meta).items():
             out.append(f"| {k} | {v.replace('|', '/')} |")
         out.append("")
         out.append("```text")
@@ -136,6 +137,10 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
         out += [f"- {n}" for n in notes]
         out.append("")
     return "\n".join(line.rstrip() for line in "\n".join(out).splitlines()).rstrip() + "\n"
+
+
+def _known(x: Any) -> str:
+    return "?" if x is None else str(x)
 
 
 def across_table(runs: list[MachineRun]) -> list[str]:
@@ -160,21 +165,23 @@ def across_table(runs: list[MachineRun]) -> list[str]:
     return out + [""]
 
 
-def readme_runs(runs: dict[str, tuple[Path, dict[str, Any]]]) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """The runs the project README shows: each machine at its libraries' default threads (native or emulated)."""
-    return {m: v for m, v in runs.items() if v[1].get("loopvec", {}).get("threads") is None}
+def readme_runs(runs: dict[str, tuple[Path, Run | dict[str, Any]]]) -> dict[str, tuple[Path, Run]]:
+    """The runs the project README shows: each machine at its libraries' default threads (native or emulated).
+    The runs: Runs, or their JSON (typed here)."""
+    typed = {m: (p, as_run(run, p)) for m, (p, run) in runs.items()}
+    return {m: v for m, v in typed.items() if v[1].threads is None}
 
 
 # ------------------------------------------------------------------ the plots (worker processes)
 
-def draw_machine(kind: str, machine: str, run: dict[str, Any], rs: list[Row], target: Path) -> bool:
+def draw_machine(kind: str, machine: str, run: Run, rs: list[Row], target: Path) -> bool:
     import matplotlib  # lazily: the other commands do not need it
 
     matplotlib.use("Agg")
     return {k: fn for k, fn, _ in PER_MACHINE}[kind](machine, run, target, rs)
 
 
-def draw_across(fname: str, runs: dict[str, dict[str, Any]], rs: dict[str, list[Row]], target: Path) -> bool:
+def draw_across(fname: str, runs: dict[str, Run], rs: dict[str, list[Row]], target: Path) -> bool:
     import matplotlib
 
     matplotlib.use("Agg")

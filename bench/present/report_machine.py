@@ -22,7 +22,8 @@ from loopvec.bench.present.readme_block import block_path, machine_block
 from loopvec.bench.present.rows import Row, needs_rounds, rows
 from loopvec.bench.present.table import format_table
 from loopvec.bench.store.find import newest_complete_run
-from loopvec.bench.store.results import ResultsError, load_run
+from loopvec.bench.store.model import Run, load
+from loopvec.bench.store.results import ResultsError
 
 
 @dataclass(eq=False)  # compared by identity: two runs are never the same machine
@@ -31,19 +32,19 @@ class MachineRun:
     still get plots. Never the raw rounds: 200 full runs held whole took 2.3 GB."""
     name: str
     path: Path
-    meta: dict[str, Any]  # the run without its benchmarks: the README's fields
+    meta: Run  # the run without its benchmarks: the README's fields
     timings: int
     table: str
     explain: list[str]
     block: list[str] | None  # its lines in the project README's block; None: not shown there
     headline: dict[str, tuple[str, float, float | None]]  # HEADLINE case -> fastest impl, its time, numpy's
-    run: dict[str, Any] | None = None  # the run without its rounds, and its rows (no passes): for the plots
+    run: Run | None = None  # the run without its rounds, and its rows (no passes): for the plots
     rows: list[Row] | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
     def when(self) -> str:
-        return str(self.meta.get("datetime", ""))
+        return self.meta.datetime or ""
 
 
 def md_rel(path: Path, root: Path) -> str:
@@ -58,17 +59,17 @@ def read_machine(folder: Path, root: Path, block_dir: Path | None) -> MachineRun
     while it is held; the warnings alone when the folder has no usable run."""
     warnings: list[str] = []
     try:
-        path, data = newest_complete_run(folder, warnings, rounds=False)  # the rounds are most of the decoding
-        rs = rows(data)
-        if needs_rounds(rs, data.get("loopvec", {})):  # a run from before every interval was stored:
-            data = load_run(path)  # its rounds after all, to bootstrap them
-            rs = rows(data)
+        path, run = newest_complete_run(folder, warnings, rounds=False)  # the rounds are most of the decoding
+        rs = rows(run)
+        if needs_rounds(rs, run):  # a run from before every interval was stored:
+            run = load(path)  # its rounds after all, to bootstrap them
+            rs = rows(run)
     except ResultsError as exc:
         return warnings + [f"left out machine folder {exc}"]
-    table = format_table(data, header=False, rs=rs).rstrip()
+    table = format_table(run, header=False, rs=rs).rstrip()
     block = None
-    if block_dir is not None and data.get("loopvec", {}).get("threads") is None:  # as readme_runs
-        block = machine_block(folder.name, block_path(path, block_dir), data, rs)
+    if block_dir is not None and run.threads is None:  # as readme_runs
+        block = machine_block(folder.name, block_path(path, block_dir), run, rs)
     by_case = {r.case: r for r in rs}
     headline = {}
     for case in HEADLINE:
@@ -79,20 +80,17 @@ def read_machine(folder: Path, root: Path, block_dir: Path | None) -> MachineRun
     for r in rs:  # the plots read estimates, quartiles and intervals, never the raw rounds
         r.passes.clear()
         r.workers.clear()
-    meta = {k: v for k, v in data.items() if k != "benchmarks"}
-    run = dict(meta, benchmarks=[dict(b, stats={k: v for k, v in b["stats"].items() if k != "data"})
-                                 for b in data["benchmarks"]])  # still a run: rows(run) works, roundless
-    return MachineRun(folder.name, path, meta, len(data["benchmarks"]), table, explain_section(root, folder.name),
-                      block, headline, run, rs, warnings)
+    return MachineRun(folder.name, path, run.without_benchmarks(), len(run.benchmarks), table,
+                      explain_section(root, folder.name), block, headline, run.without_rounds(), rs, warnings)
 
 
 def explain_section(root: Path, machine: str) -> list[str]:
     """The newest `loopvec explain` run of a machine: where the time goes, and why."""
     runs = sorted((root / machine / "explain").glob("*.json"), key=lambda f: f.name, reverse=True)
-    datas = []
+    datas: list[tuple[Path, Run]] = []
     for f in runs:
         try:
-            datas.append((f, load_run(f)))
+            datas.append((f, load(f)))
         except ResultsError:
             continue
     if not datas:
@@ -101,7 +99,7 @@ def explain_section(root: Path, machine: str) -> list[str]:
     # the newest run of each network (toy, mnist)
     seen: set[str] = set()
     for f, data in datas:
-        net = data.get("loopvec", {}).get("network")
+        net = data.network
         if net in seen:
             continue
         seen.add(str(net))
@@ -109,8 +107,7 @@ def explain_section(root: Path, machine: str) -> list[str]:
         out += ["```text"] + breakdown_lines(data) + ["```\n"]
         for png in sorted(f.parent.glob(f"{net}-b*.png")):
             out.append(f"![{net}: {png.stem}]({md_rel(png, root)})\n")
-    merged = {"benchmarks": [b for _, d in datas for b in d.get("benchmarks", [])]}
-    why = why_lines(merged)
+    why = why_lines([b for _, d in datas for b in d.benchmarks])
     if why:
         out += ["#### What the breakdown says\n"] + why + [""]
     return out

@@ -23,47 +23,44 @@ from loopvec.bench.measure.workloads import Workload
 from loopvec.bench.present.layout import grid, new_figure, save
 from loopvec.bench.present.plots import UNIT_AXIS, footer, size_axis
 from loopvec.bench.present.rows import Row, families, rows
+from loopvec.bench.store.model import Bench, Run
 
 
-def case_bytes(e: dict[str, Any]) -> int | None:
+def case_bytes(b: Bench) -> int | None:
     """The bytes a benchmark records, or, for a run from before they were recorded, the same
     count (traffic.min_bytes) from the case it describes; None for what is not a workload."""
-    if isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool):
-        return int(e["bytes"])
+    if b.bytes is not None:
+        return b.bytes
+    if not b.kind:
+        return None
     try:
-        w = Workload(str(e["kind"]), str(e["workload"]), int(e["size"]), str(e.get("dtype", "float64")),
-                     e.get("network") if isinstance(e.get("network"), str) else None)
-        return min_bytes(w)
+        return min_bytes(Workload(b.kind, b.workload, b.size, b.dtype, b.network))
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def points(data: dict[str, Any]) -> list[dict[str, Any]]:
+def points(data: Run) -> list[dict[str, Any]]:
     """Every timed benchmark with the bytes it moves: impl, case, kind, ops, bytes, seconds."""
     out = []
-    for b in data.get("benchmarks", []):
-        e = b.get("extra_info", {})
-        est, nbytes = e.get("estimate"), case_bytes(e)
-        if not isinstance(est, (int, float)) or not isinstance(nbytes, (int, float)) or est <= 0 or nbytes <= 0:
+    for b in data.benchmarks:
+        est, nbytes = b.estimate, case_bytes(b)
+        if nbytes is None or est <= 0 or nbytes <= 0:
             continue
-        flops = e.get("flops")
-        kind = e.get("kind", "")
-        ops = flops if isinstance(flops, (int, float)) and flops > 0 else (e.get("size") if kind == "activation" else None)
-        if not isinstance(ops, (int, float)) or ops <= 0:
+        flops = b.flops
+        ops = flops if flops is not None and flops > 0 else (b.size if b.kind == "activation" else None)
+        if ops is None or ops <= 0:
             continue
-        out.append({"impl": e.get("impl", b.get("name", "?")), "case": e.get("case", "?"), "kind": kind,
-                    "dtype": e.get("dtype", "float64"), "ops": float(ops), "bytes": float(nbytes),
-                    "seconds": float(est)})
+        out.append({"impl": b.impl, "case": b.case, "kind": b.kind, "dtype": b.dtype, "ops": float(ops),
+                    "bytes": float(nbytes), "seconds": float(est)})
     return out
 
 
-def plot_roofline(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
+def plot_roofline(machine: str, data: Run, path: Path, rs: list[Row] | None = None) -> bool:
     """The roofline of one run; False (nothing drawn) when no case has FLOPs or elements to place.
     A run from before bandwidth was measured gets the FLOP peak alone, and says so."""
     pts = points(data)
-    lv = data.get("loopvec", {})
-    peak = lv.get("peak_gflops", {}) if isinstance(lv.get("peak_gflops"), dict) else {}
-    ceil = (lv.get("bandwidth") or {}).get("ceiling") if isinstance(lv.get("bandwidth"), dict) else None
+    peak = data.peak_gflops
+    ceil = (data.bandwidth or {}).get("ceiling")
     if not pts:
         return False
     if not isinstance(ceil, dict):
@@ -111,18 +108,16 @@ def plot_roofline(machine: str, data: dict[str, Any], path: Path, rs: list[Row] 
     return True
 
 
-def memory_by_case(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def memory_by_case(data: Run) -> dict[str, dict[str, dict[str, Any]]]:
     """{case: {impl: the memory record of one call}} for the benchmarks that have one."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for b in data.get("benchmarks", []):
-        e = b.get("extra_info", {})
-        mem = e.get("memory")
-        if isinstance(mem, dict):
-            out.setdefault(str(e.get("case", "?")), {})[str(e.get("impl", "?"))] = mem
+    for b in data.benchmarks:
+        if b.memory is not None:
+            out.setdefault(b.case, {})[b.impl] = b.memory
     return out
 
 
-def plot_memory(machine: str, data: dict[str, Any], path: Path, rs: list[Row] | None = None) -> bool:
+def plot_memory(machine: str, data: Run, path: Path, rs: list[Row] | None = None) -> bool:
     """Peak extra memory per call against size, forward passes; False when the run measured none."""
     mem = memory_by_case(data)
     fams = {k: v for k, v in families(rs if rs is not None else rows(data)).items()

@@ -1,4 +1,4 @@
-"""A results file as rows: one per case, each with its entrants' estimates, intervals and raw passes."""
+"""A run (store/model.Run) as rows: one per case, each with its entrants' estimates, intervals and raw passes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +7,7 @@ from typing import Any
 from loopvec.bench.measure.stats import Interval, ratio
 from loopvec.bench.core import REFERENCE, YARDSTICK
 from loopvec.bench.core import ordered, split_id
+from loopvec.bench.store.model import Run, as_run
 
 
 @dataclass
@@ -50,54 +51,33 @@ class Row:
         return min(timed, key=self.estimate.__getitem__) if timed else None
 
 
-def _passes(b: dict[str, Any]) -> list[list[float]]:
-    data = b["stats"].get("data")
-    counts = b.get("extra_info", {}).get("pass_rounds")
-    if not isinstance(data, list) or not data:
-        return []
-    if not isinstance(counts, list) or sum(counts) != len(data):
-        return [[float(t)] for t in data]  # no pass structure recorded: every round its own pass
-    out, i = [], 0
-    for n in counts:
-        out.append([float(t) for t in data[i:i + n]])
-        i += n
-    return out
-
-
-def rows(data: dict[str, Any]) -> list[Row]:
-    """One Row per case, workloads grouped, sizes ascending; skipped/failed cases noted per impl."""
+def rows(run: Run | dict[str, Any]) -> list[Row]:
+    """One Row per case, workloads grouped, sizes ascending; skipped/failed cases noted per impl.
+    `run`: a Run, or the JSON of one (validated and typed first: model.as_run)."""
+    run = as_run(run)
     out: dict[str, Row] = {}
-    for b in data.get("benchmarks", []):
-        e = b.get("extra_info", {})
-        case = e.get("case") or b.get("group") or b["name"]
-        r = out.get(case)
+    for b in run.benchmarks:
+        r = out.get(b.case)
         if r is None:
-            r = out[case] = Row(case, e.get("workload", case), int(e.get("size", 0)), e.get("unit", ""),
-                                e.get("dtype", "float64"), e.get("flops"))
-        impl = e.get("impl", b["name"])
-        s = b["stats"]
-        r.median[impl] = s["median"]
-        r.estimate[impl] = float(e["estimate"]) if isinstance(e.get("estimate"), (int, float)) else s["median"]
-        r.q1[impl] = s.get("q1", s["median"])
-        r.q3[impl] = s.get("q3", s["median"])
-        r.passes[impl] = _passes(b)
-        pw = e.get("pass_workers")
-        r.workers[impl] = [int(w) for w in pw] if isinstance(pw, list) \
-            and (len(pw) == len(r.passes[impl]) or not r.passes[impl])  \
-            and all(isinstance(w, int) and not isinstance(w, bool) for w in pw) else None  # (no passes: rounds not read)
-        for key, target in (("speedup", r.speedup_iv), ("vs_numpy", r.vs_numpy_iv), ("numpy_over_matmuls", r.vs_numpy_iv),
-                            ("over_torch", r.over_torch_iv)):
-            iv = Interval.from_dict(e.get(key))
+            r = out[b.case] = Row(b.case, b.workload, b.size, b.unit, b.dtype, b.flops)
+        impl = b.impl
+        r.median[impl] = b.median
+        r.estimate[impl] = b.estimate
+        r.q1[impl] = b.q1
+        r.q3[impl] = b.q3
+        r.passes[impl] = b.passes()
+        r.workers[impl] = b.workers(r.passes[impl])  # (no passes: rounds not read)
+        for iv, target in ((b.speedup, r.speedup_iv), (b.vs_numpy, r.vs_numpy_iv), (b.over_torch, r.over_torch_iv)):
             if iv is not None:
                 target[impl] = iv
-        if "first_call_s" in e:
-            r.first_call[impl] = e["first_call_s"]
-        if isinstance(e.get("code"), str):
-            r.code[impl] = e["code"]
-        if isinstance(e.get("bytes"), int) and not isinstance(e["bytes"], bool) and e["bytes"] > 0:
-            r.nbytes = e["bytes"]
-        if isinstance(e.get("memory"), dict):
-            r.memory[impl] = e["memory"]
+        if b.first_call_s is not None:
+            r.first_call[impl] = b.first_call_s
+        if b.code is not None:
+            r.code[impl] = b.code
+        if b.bytes is not None:
+            r.nbytes = b.bytes
+        if b.memory is not None:
+            r.memory[impl] = b.memory
     for r in out.values():  # files that did not store the intervals but have the passes: compute them
         if "numpy" in r.speedup_iv and "python" not in r.vs_numpy_iv:  # numpy over python: python over numpy, inverted
             r.vs_numpy_iv["python"] = inverted(r.speedup_iv["numpy"])
@@ -109,9 +89,8 @@ def rows(data: dict[str, Any]) -> list[Row]:
                                num_workers=r.workers.get(ref), den_workers=r.workers.get(impl))
                     if iv is not None:
                         target[impl] = iv
-    lv = data.get("loopvec", {})
-    for kind in ("skipped", "failed"):
-        for item in lv.get(kind, []):
+    for kind, items in (("skipped", run.skipped), ("failed", run.failed)):
+        for item in items:
             case, impl = split_id(item["id"])
             if case in out and impl and impl not in out[case].estimate:
                 out[case].note[impl] = ("WRONG" if kind == "failed" else
@@ -122,10 +101,10 @@ def rows(data: dict[str, Any]) -> list[Row]:
     return sorted(out.values(), key=lambda r: (first_seen[r.workload], r.dtype, r.size))
 
 
-def needs_rounds(rs: list[Row], lv: dict[str, Any]) -> bool:
+def needs_rounds(rs: list[Row], run: Run) -> bool:
     """Whether the tables of a run need its raw rounds: some interval or fit they show was not
     stored by the run (a run from before loopvec stored them all), so it is bootstrapped here."""
-    if not isinstance(lv.get("fits"), dict):
+    if run.fits is None:
         return True
     for r in rs:
         for impl in r.estimate:

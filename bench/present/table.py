@@ -1,6 +1,7 @@
 """The text table of a run, and its summaries (crossover, batching, yardstick, first calls, noise)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from loopvec.bench.measure.machine import describe, summary
@@ -9,20 +10,21 @@ from loopvec.bench.core import REFERENCE, YARDSTICK
 from loopvec.bench.core import fmt_ratio, fmt_time, pm, size_label
 from loopvec.bench.present.limits import bandwidth_header, fit_lines, memory_lines, rate_text
 from loopvec.bench.present.rows import Row, columns, families, rows
+from loopvec.bench.store.model import Run, as_run
 
 CELL = 24
 
 
-def format_table(data: dict[str, Any], header: bool = True, rs: list[Row] | None = None) -> str:
-    """The table of `loopvec run`; `rs`: the run's rows when the caller has them already
-    (their intervals are bootstrapped from the rounds: computing them twice is the cost)."""
-    rs = rows(data) if rs is None else rs
+def format_table(run: Run | dict[str, Any], header: bool = True, rs: list[Row] | None = None) -> str:
+    """The table of `loopvec run` (`run`: a Run, or the JSON of one); `rs`: the run's rows when the
+    caller has them already (their intervals are bootstrapped from the rounds: computing them twice is the cost)."""
+    run = as_run(run)
+    rs = rows(run) if rs is None else rs
     cols = columns(rs)
-    lv = data.get("loopvec", {})
-    noise = lv.get("noise", {})
+    noise = run.noise
     lines = []
     if header:
-        lines += header_lines(data)
+        lines += header_lines(run)
     width = max([len(r.case) for r in rs] + [4]) + 1
     head = f"{'case':<{width}}" + "".join(f"{c:>{CELL}}" for c in cols) + f"  {'rate (best, % of the binding limit)':<28}"
     lines += [head, "-" * len(head)]
@@ -37,7 +39,7 @@ def format_table(data: dict[str, Any], header: bool = True, rs: list[Row] | None
                 cells.append(f"{fmt_time(r.estimate[c]) + spd:>{CELL}}")
             else:
                 cells.append(f"{r.note.get(c, '-'):>{CELL}}")
-        extra = rate_text(r, lv)
+        extra = rate_text(r, run)
         nz = noise.get(r.case, {})
         if nz.get("noisy"):
             extra += f"  NOISY ±{nz.get('widest_pct', 0):.0f}% ({nz.get('reason', '?')})"
@@ -50,42 +52,44 @@ def format_table(data: dict[str, Any], header: bool = True, rs: list[Row] | None
                  "the fastest, as a share of the limit that binds it, the FLOP peak or bandwidth x FLOP/B "
                  "(the roofline)")
     cross = crossover_lines(rs)
-    lines += ([""] + cross if cross else []) + fit_lines(rs, lv) + batch_lines(rs) + matmul_lines(rs)
+    lines += ([""] + cross if cross else []) + fit_lines(rs, run) + batch_lines(rs) + matmul_lines(rs)
     lines += reference_lines(rs) + memory_lines(rs)
     lines += first_call_lines(rs)
-    lines += startup_lines(lv) + noise_lines(lv) + skip_lines(lv)
-    if not lv.get("complete", True):
-        lines += ["", f"INCOMPLETE RUN: {lv.get('finished', '?')} of {lv.get('planned', '?')} cases finished"]
+    lines += startup_lines(run) + noise_lines(run) + skip_lines(run)
+    if not run.complete:
+        lines += ["", f"INCOMPLETE RUN: {_known(run.finished)} of {_known(run.planned)} cases finished"]
     return "\n".join(lines)
 
 
-def header_lines(data: dict[str, Any]) -> list[str]:
-    lv = data.get("loopvec", {})
-    d = describe(data)
-    peak = lv.get("peak_gflops", {})
-    est = lv.get("estimator")
+def _known(x: Any) -> str:
+    return "?" if x is None else str(x)
+
+
+def header_lines(run: Run) -> list[str]:
+    d = describe(run.meta)
+    est = run.estimator
     return [
-        f"machine {lv.get('machine', '?')}: {summary(data)}",
+        f"machine {_known(run.machine)}: {summary(run.meta)}",
         f"env: {d['environment']}; peak (large np.dot, higher of before/after the cases): "
-        + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(lv, k) for k, v in peak.items()),
-        f"profile {lv.get('profile', '?')}, {data.get('datetime', '?')}, commit {lv.get('commit', '?')}"
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(run, k) for k, v in run.peak_gflops.items()),
+        f"profile {_known(run.profile)}, {_known(run.datetime)}, commit {_known(run.commit)}"
         + (f"; estimate: q{est.get('quantile')} of per-pass minima, {est.get('interval')}" if est else ""),
-        *bandwidth_header(lv),
-        *kernel_lines(lv),
+        *bandwidth_header(run),
+        *kernel_lines(run),
         "",
     ]
 
 
-def kernel_lines(lv: dict[str, Any]) -> list[str]:
+def kernel_lines(run: Run) -> list[str]:
     """What the timed processes were held to (--isa), and the tuned kernel's shape there."""
     out = []
-    procs = lv.get("processes") if isinstance(lv.get("processes"), dict) else {}
-    isa = procs.get("isa") or lv.get("isa")
+    procs = run.processes or {}
+    isa = procs.get("isa") or run.isa
     if isa and isa != "native":
         env = procs.get("isa_env") or {}
         out.append(f"EMULATED: every implementation held to {isa} ("
                    + ", ".join(f"{k}={v}" for k, v in env.items() if k != "NUMBA_CPU_FEATURES") + ")")
-    k = lv.get("kernel")
+    k = run.kernel
     if isinstance(k, dict) and "isa" in k:
         shapes = ", ".join(f"{dt} {k[dt]['mr']}x{k[dt]['nr']} vectors of {k[dt]['lanes']}"
                            for dt in ("float64", "float32") if isinstance(k.get(dt), dict))
@@ -99,8 +103,8 @@ def kernel_lines(lv: dict[str, Any]) -> list[str]:
     return out
 
 
-def _readings(lv: dict[str, Any], dtype: str) -> str:
-    got = lv.get("peak_gflops_measured", {}).get(dtype)
+def _readings(run: Run, dtype: str) -> str:
+    got = run.peak_gflops_measured.get(dtype)
     return f" (readings {got[0]:.1f}, {got[1]:.1f})" if got else ""
 
 
@@ -201,18 +205,18 @@ def first_call_lines(rs: list[Row]) -> list[str]:
     return ["", "first call of each case (Numba compiles here, or loads its cache=True build from disk):"] + lines
 
 
-def skip_lines(lv: dict[str, Any]) -> list[str]:
+def skip_lines(run: Run) -> list[str]:
     """Skipped cases, grouped by reason (capped pure Python is already marked in the table)."""
     reasons: dict[str, int] = {}
-    for item in lv.get("skipped", []):
+    for item in run.skipped:
         if "capped" not in item.get("reason", ""):
             reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
     return [""] + [f"skipped {n} case(s): {why}" for why, n in reasons.items()] if reasons else []
 
 
-def startup_lines(lv: dict[str, Any]) -> list[str]:
+def startup_lines(run: Run) -> list[str]:
     """Numba's first forward call in a new process: compiling, and loading the cache=True build."""
-    st = {k: v for k, v in lv.get("numba_startup", {}).items() if "compile_s" in v}
+    st = {k: v for k, v in run.numba_startup.items() if "compile_s" in v}
     if not st:
         return []
     lines = ["", "Numba's first call in a new process (MNIST-shaped forward, 64 samples):"]
@@ -222,9 +226,10 @@ def startup_lines(lv: dict[str, Any]) -> list[str]:
     return lines
 
 
-def noise_lines(lv: dict[str, Any]) -> list[str]:
-    """The cases whose intervals came out wide, and what the machine was doing meanwhile."""
-    noise = lv.get("noise", {})
+def noise_lines(run: Run | Mapping[str, Any]) -> list[str]:
+    """The cases whose intervals came out wide, and what the machine was doing meanwhile
+    (`run`: a Run, or a run's "loopvec" section)."""
+    noise = run.noise if isinstance(run, Run) else run.get("noise", {})
     if not noise:
         return []
     steal = [v["steal_pct"] for v in noise.values() if v.get("steal_pct") is not None]

@@ -6,14 +6,14 @@ sorts by time; `resolve` picks the newest one whose run finished ("complete": tr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from loopvec.bench.store.results import ResultsError, fail, load_run
+from loopvec.bench.store.model import Run, load
+from loopvec.bench.store.results import ResultsError, fail
 
 
-def is_complete(data: dict[str, Any]) -> bool:
+def is_complete(run: Run) -> bool:
     """A run that finished; plain pytest-benchmark files (no loopvec section) count as complete."""
-    return bool(data.get("loopvec", {}).get("complete", True))
+    return run.complete
 
 
 def _run_files(folder: Path) -> list[Path]:
@@ -29,10 +29,10 @@ def newest_complete(folder: str | Path, warnings: list[str] | None = None) -> Pa
 
 
 def newest_complete_run(folder: str | Path, warnings: list[str] | None = None,
-                        rounds: bool = True) -> tuple[Path, dict[str, Any]]:
+                        rounds: bool = True) -> tuple[Path, Run]:
     """newest_complete, with the run it loaded: the caller need not read the file again (a
     full run is several MB of JSON, and a report of many machines read each one twice).
-    rounds=False: loaded without the raw rounds (load_run)."""
+    rounds=False: loaded without the raw rounds (model.load)."""
     folder = Path(folder)
     files = _run_files(folder)
     if not files:
@@ -42,28 +42,31 @@ def newest_complete_run(folder: str | Path, warnings: list[str] | None = None,
                                 + ", ".join(str(folder / s) for s in subs[:3]))
         raise fail(folder, "no results file (*.json) in this folder")
     notes: list[str] = []
-    partial: tuple[Path, dict[str, Any]] | None = None  # newest complete run of a selection (--only/--impl)
+    partial: tuple[Path, Run] | None = None  # newest complete run of a selection (--only/--impl)
     for f in files:
         try:
-            data = load_run(f, rounds)
+            run = load(f, rounds)
         except ResultsError as exc:
             notes.append(f"skipped {exc}")
             continue
-        lv = data.get("loopvec", {})
-        if is_complete(data):
-            if lv.get("only"):  # a run of a few cases must not stand for the machine
-                partial = partial or (f, data)
-                notes.append(f"skipped {f}: a partial run (--only {' '.join(lv['only'])})")
+        if is_complete(run):
+            if run.only:  # a run of a few cases must not stand for the machine
+                partial = partial or (f, run)
+                notes.append(f"skipped {f}: a partial run (--only {' '.join(run.only)})")
                 continue
             if warnings is not None:
                 warnings.extend(notes)
-            return f, data
-        notes.append(f"skipped {f}: incomplete run ({lv.get('timed', '?')} of {lv.get('planned', '?')} cases)")
+            return f, run
+        notes.append(f"skipped {f}: incomplete run ({_known(run.timed)} of {_known(run.planned)} cases)")
     if partial is not None:
         if warnings is not None:
             warnings.extend(n for n in notes if str(partial[0]) not in n)
         return partial
     raise fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
+
+
+def _known(n: int | None) -> str:
+    return "?" if n is None else str(n)
 
 
 def resolve(arg: str | Path, warnings: list[str] | None = None, results_dir: str | Path = "results") -> Path:

@@ -1,4 +1,5 @@
-"""Reading results files: validation with one-line errors (finding runs is store/find.py).
+"""Reading results files: validation with one-line errors (the typed runs they load as: store/model.py;
+finding runs: store/find.py).
 
 A results file is pytest-benchmark JSON, normally written by `loopvec run` (with a
 machine_info["loopvec"] section and a top-level "loopvec" section). A plain
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.core import split_id
+from loopvec.bench.store.schema import FORMAT, INTERVAL_KEYS
 
 
 MAX_RESULTS_BYTES = 256 * 2**20  # a full run with every raw round is a few MB
-READS_FORMAT = 3  # the newest results format this loopvec reads (measure/runner.FORMAT writes it); older ones
-# are read as they are: format 2 as passes of one process (its intervals cannot see the spread between processes)
+READS_FORMAT = FORMAT  # the newest results format this loopvec reads; what loading makes of the older ones: store/model.py
 
 
 class ResultsError(ValueError):
@@ -222,7 +223,7 @@ def _check_extra(extra: dict[str, Any], stats: dict[str, Any], where: str, path:
     if "memory" in extra and not _memory_record(extra["memory"]):
         raise fail(path, f"{where} memory is not a record of {{peak_bytes, allocations: numbers >= 0 or null; "
                          f"method, note: text}}")
-    for key in ("speedup", "vs_numpy", "numpy_over_matmuls", "share", "over_torch"):
+    for key in INTERVAL_KEYS:
         v = extra.get(key)
         if key in extra and not (isinstance(v, dict) and all(_is_number(v.get(k)) for k in ("value", "lo", "hi"))):
             raise fail(path, f"{where} {key} is not an interval of finite numbers {{value, lo, hi}}")
