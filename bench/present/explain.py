@@ -8,6 +8,7 @@ from typing import Any
 from loopvec.bench.core import fmt_time, pm
 from loopvec.bench.core import ordered, style
 from loopvec.bench.present.limits import memory_text
+from loopvec.bench.present.rows import interval
 from loopvec.bench.store.atomic import write_atomic
 from loopvec.bench.store.model import Bench, Run, as_run
 
@@ -34,7 +35,7 @@ def breakdowns(data: Explained) -> dict[tuple[str, int], dict[str, dict[str, Any
         if b.impl in ("forward", "empty"):
             impl[b.impl] = b.estimate
         else:
-            impl["stages"][b.impl] = (b.estimate, b.share)
+            impl["stages"][b.impl] = (b.estimate, interval(b.share) if b.share is not None else None)
     return out
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from loopvec.bench.measure.stats import Interval, ratio
 from loopvec.bench.core import REFERENCE, YARDSTICK
 from loopvec.bench.core import ordered, split_id
-from loopvec.bench.store.model import Run, as_run
+from loopvec.bench.store.model import Run, StoredInterval, as_run
 
 
 @dataclass
@@ -67,9 +67,9 @@ def rows(run: Run | dict[str, Any]) -> list[Row]:
         r.q3[impl] = b.q3
         r.passes[impl] = b.passes()
         r.workers[impl] = b.workers(r.passes[impl])  # (no passes: rounds not read)
-        for iv, target in ((b.speedup, r.speedup_iv), (b.vs_numpy, r.vs_numpy_iv), (b.over_torch, r.over_torch_iv)):
-            if iv is not None:
-                target[impl] = iv
+        for stored, target in ((b.speedup, r.speedup_iv), (b.vs_numpy, r.vs_numpy_iv), (b.over_torch, r.over_torch_iv)):
+            if stored is not None:
+                target[impl] = interval(stored)
         if b.first_call_s is not None:
             r.first_call[impl] = b.first_call_s
         if b.code is not None:
@@ -114,6 +114,11 @@ def needs_rounds(rs: list[Row], run: Run) -> bool:
                         and impl not in r.over_torch_iv):
                 return True
     return False
+
+
+def interval(stored: StoredInterval) -> Interval:
+    """A stored interval as the statistics' Interval (what stats.Interval.from_dict makes of the same record)."""
+    return Interval(stored.value, stored.lo, stored.hi, workers=stored.workers)
 
 
 def inverted(iv: Interval) -> Interval:

@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.core import YARDSTICK
-from loopvec.bench.measure.stats import Interval
 from loopvec.bench.store.atomic import write_atomic
 from loopvec.bench.store.results import ResultsError, fail, load_run, validate
 from loopvec.bench.store.schema import (FORMAT, INTERVAL_KEYS, NUMPY_OVER_MATMULS, OVER_TORCH, SHARE, SPEEDUP,
-                                        VS_NUMPY)
+                                        VS_NUMPY, StoredInterval)
 
-__all__ = ["FORMAT", "INTERVAL_KEYS", "Bench", "Run", "ResultsError", "load", "save", "as_run", "dumps",
+__all__ = ["FORMAT", "INTERVAL_KEYS", "Bench", "Run", "StoredInterval", "ResultsError", "load", "save", "as_run", "dumps",
            "benchmark_entry", "loopvec_section", "results_document", "interval_key", "OVER_TORCH",
            "NUMPY_OVER_MATMULS"]
 
@@ -60,10 +59,10 @@ class Bench:
     rounds: list[float] | None  # every round's time; None when loaded without them (load(rounds=False))
     pass_rounds: list[int] | None  # rounds per interleaved pass (format 2 and later)
     pass_workers: list[int] | None  # the worker process of each pass (format 3)
-    speedup: Interval | None = None  # pure Python's time over this one's, stored by the run
-    vs_numpy: Interval | None = None  # numpy's time over this one's (the yardstick's numpy_over_matmuls)
-    over_torch: Interval | None = None  # this one's time over torch's
-    share: Interval | None = None  # explain: this stage's share of the whole forward pass
+    speedup: StoredInterval | None = None  # pure Python's time over this one's, stored by the run
+    vs_numpy: StoredInterval | None = None  # numpy's time over this one's (the yardstick's numpy_over_matmuls)
+    over_torch: StoredInterval | None = None  # this one's time over torch's
+    share: StoredInterval | None = None  # explain: this stage's share of the whole forward pass
     first_call_s: float | None = None
     code: str | None = None  # source hash of the implementation
     bytes: int | None = None  # the least one call moves
@@ -84,7 +83,7 @@ class Bench:
             if e.get(key) is not None and not isinstance(e[key], str):
                 raise fail(path, f"{where} {key} is a {type(e[key]).__name__}, expected text")
         est = e.get("estimate")
-        ivs = {k: Interval.from_dict(e.get(k)) for k in INTERVAL_KEYS}
+        ivs = {k: StoredInterval.from_dict(e.get(k)) for k in INTERVAL_KEYS}
         data = s.get("data")
         return cls(
             name=b["name"], case=e["case"], impl=e["impl"], workload=e.get("workload") or e["case"],
