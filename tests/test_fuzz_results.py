@@ -86,7 +86,7 @@ mutations = st.lists(st.tuples(st.integers(0, 10**6), values), min_size=1, max_s
 
 
 @pytest.mark.skipif(not REAL, reason="needs a committed run under results/")
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations)
 @example([(_index(("benchmarks", 1, "extra_info", "speedup", "workers")), float("inf"))])  # found by CI
 def test_compare_of_a_mutated_run_answers_0_1_or_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -101,7 +101,7 @@ def test_compare_of_a_mutated_run_answers_0_1_or_2(tmp_path: Path, capsys: pytes
 
 
 @pytest.mark.skipif(not REAL, reason="needs a committed run under results/")
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=1, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations)
 @example([(_index(("loopvec", "skipped", 0, "reason")), [1])])  # found by CI: the fields report reads
 @example([(_index(("loopvec", "skipped", 0, "reason")), None)])
