@@ -55,6 +55,17 @@ def check_forward_input(shape: tuple[int, ...], n_in: int) -> None:
         )
 
 
+def check_rows(x: Any, dtype: Any, min_width: int, what: str, width: int | None = None) -> None:
+    """For a compiled loop that trusts its arguments (no bounds checks): x is a C-contiguous 2-D
+    array of `dtype` with at least `min_width` columns (exactly `width` when given)."""
+    ok = isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype == np.dtype(dtype) and x.flags.c_contiguous \
+        and x.shape[1] >= min_width and (width is None or x.shape[1] == width)
+    if not ok:
+        got = f"{x.ndim}-D {x.dtype} shape {shape_str(x.shape)}" if isinstance(x, np.ndarray) else type(x).__name__
+        cols = f"{width}" if width is not None else f"at least {min_width}"
+        raise InputError(f"{what}: expected a C-contiguous 2-D {np.dtype(dtype)} array with {cols} columns, got {got}")
+
+
 HIDDEN = ("sigmoid", "relu")
 OUTPUT = ("identity", "softmax")
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from loopvec.impls._common import as_numeric_array, check_forward_input
+from loopvec.impls._common import InputError, as_numeric_array, check_forward_input, check_rows
 from loopvec.impls._numba_activations import ACT_CODE, IDENTITY, RELU, SIGMOID, activate_rows
 from loopvec.impls._numba_blocks import (MR, MR1, block1, block4x1, block4x2, block6x2, block8x1, block8x2, tail1,
                                          tail4x2)
@@ -246,7 +246,7 @@ def forward(p: Prepared, x: Any) -> np.ndarray:
 
 # ---- forward's steps one at a time, for `loopvec explain` -------------------------------
 
-@njit(cache=True)
+@njit(**OPTS)
 def product_bias_tiles(a, n_in, n_out, wp, bias, npad, L, dst):  # type: ignore[no-untyped-def]
     """dst (batch, npad) = a @ W + bias, tile by tile as forward_tile: the bias starts in the accumulators."""
     n = a.shape[0]
@@ -255,7 +255,7 @@ def product_bias_tiles(a, n_in, n_out, wp, bias, npad, L, dst):  # type: ignore[
         dense_rows(a[t0:t0 + nrows], nrows, n_in, n_out, wp, bias, npad, L, dst[t0:t0 + nrows])
 
 
-@njit(cache=True)
+@njit(**OPTS)
 def activation_tiles(dst, n_out, code):  # type: ignore[no-untyped-def]
     n = dst.shape[0]
     for t0 in range(0, n, TILE):
@@ -274,12 +274,17 @@ def stages(p: Prepared, k: int) -> dict[str, Any]:
     code = p.output if k == len(p.sizes) - 2 else p.hidden
 
     def product(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        check_rows(a, p.dtype, n_in, "stages product: a")  # the compiled loops trust their arguments
         dst = np.empty((a.shape[0], npad), dtype=p.dtype) if out is None else out
-        product_bias_tiles(a, n_in, n_out, wp, bp, npad, p.lanes, dst)
+        check_rows(dst, p.dtype, npad, "stages product: out", width=npad)
+        if dst.shape[0] != a.shape[0]:
+            raise InputError(f"stages product: out has {dst.shape[0]} rows, a has {a.shape[0]}")
+        product_bias_tiles(a, n_in, n_out, wp, bp, npad, p.lanes, dst)  # (batch, n_in) @ (n_in, npad) -> (batch, npad)
         return dst
 
     def activation(z: np.ndarray) -> np.ndarray:
-        activation_tiles(z, n_out, code)
+        check_rows(z, p.dtype, npad, "stages activation: z", width=npad)
+        activation_tiles(z, n_out, code)  # in place on (batch, npad)
         return z
 
     return {"product": product, "activation": activation, "packed_weights": wp, "padded_bias": bp,

@@ -103,6 +103,11 @@ def test_format_1_is_read_with_the_median_as_the_estimate(tmp_path: Path) -> Non
     ("loopvec", "complete", "yes", "loopvec.complete"),
     ("loopvec", "planned", -1, "loopvec.planned"),
     ("top", "datetime", 20260101, "datetime"),
+    # the records the run's header prints (their insides crashed the table before they were checked)
+    ("loopvec", "peak_gflops_measured", {"float64": [1.0]}, "loopvec.peak_gflops_measured.float64"),
+    ("loopvec", "peak_gflops_measured", {"float64": "ab"}, "loopvec.peak_gflops_measured.float64"),
+    ("loopvec", "kernel", {"isa": "avx2", "float64": {"mr": 6, "lanes": 4}}, "loopvec.kernel.float64"),
+    ("loopvec", "processes", {"planned": 3, "workers": [{"exit": 0}]}, "loopvec.processes.workers"),
 ])
 def test_a_field_of_the_wrong_type_is_one_line_naming_it(tmp_path: Path, where: str, key: str, value: Any,
                                                         needle: str) -> None:

@@ -111,9 +111,7 @@ def test_the_tables_read_without_rounds_equal_those_read_with_them(run: Path, tm
     full, slim = load(run), load(run, rounds=False)
     assert all(b.rounds is None for b in slim.benchmarks)
     assert all(isinstance(b.rounds, list) for b in full.benchmarks)
-    if needs_rounds(rows(slim), slim):
-        assert not _stores_everything(run) or full.threads is not None
-    else:
+    if not needs_rounds(rows(slim), slim):  # else read_machine reads it again, in full (checked below)
         rf, rsl = rows(full), rows(slim)
         assert format_table(full, header=False, rs=rf) == format_table(slim, header=False, rs=rsl)
         assert machine_block("m", tmp_path / "b.md", full, rf) == machine_block("m", tmp_path / "b.md", slim, rsl)
@@ -123,6 +121,40 @@ def test_the_tables_read_without_rounds_equal_those_read_with_them(run: Path, tm
     got = read_machine(folder, tmp_path / "results", None)
     assert not isinstance(got, list)
     assert got.table == format_table(full, header=False, rs=rows(full)).rstrip()
+
+
+@pytest.mark.parametrize("rounds", ["[1.5e-06, NaN]", "[-5e-06, 1e-06]", "[0.0, 1e-06]", "[1e-06 oops]", "[1e400]",
+                                    "[1e-06,\n2e-06", '"fast"'])
+def test_odd_rounds_are_refused_as_a_full_read_refuses_them(tmp_path: Path, rounds: str) -> None:
+    """The fast read cuts only lists a full read would accept; anything else is decoded whole and
+    checked, so both reads refuse the same files with the same one-line error."""
+    from loopvec.bench.store.results import ResultsError, load_run
+
+    text = json.dumps(SMALL, indent=1)
+    first = text.index('"data": [')
+    end = text.index("]", first) + 1
+    path = tmp_path / "odd.json"
+    path.write_text(text[:first] + '"data": ' + rounds + text[end:])
+    errors = []
+    for fast in (False, True):
+        with pytest.raises(ResultsError) as exc:
+            load_run(path, rounds=not fast)
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "\n" not in errors[0]
+
+
+def test_the_fast_read_equals_the_full_one_but_for_the_rounds(tmp_path: Path) -> None:
+    from loopvec.bench.store.results import load_run
+
+    path = write(tmp_path / "run.json", SMALL)
+    full, slim = load_run(path), load_run(path, rounds=False)
+    for b in full["benchmarks"]:
+        assert b["stats"]["data"]
+        b["stats"]["data"] = None
+    assert slim == full
+    compact = tmp_path / "compact.json"  # no space after the colons: nothing is cut, all is read
+    compact.write_text(json.dumps(SMALL, separators=(",", ":")))
+    assert load_run(compact, rounds=False) == load_run(compact)
 
 
 def test_a_run_without_stored_intervals_is_read_again_with_its_rounds(tmp_path: Path) -> None:
@@ -153,7 +185,7 @@ def test_a_machine_is_held_without_its_rounds(tmp_path: Path) -> None:
         assert not isinstance(m, list)
         assert m.run is not None and m.rows is not None and m.table
         assert all(b.rounds is None and "data" not in b.raw["stats"] for b in m.run.benchmarks)  # the raw rounds: gone
-        assert all(not r.passes for r in m.rows) and not m.meta.benchmarks and "benchmarks" not in m.meta.raw
+        assert all(not r.passes for r in m.rows) and not m.header.benchmarks and "benchmarks" not in m.header.raw
     runs: list[Any] = []
     for m in got:  # oldest first: each newer one pushes the oldest held one out
         runs.append(m)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 
+from loopvec.bench.store.model import dumps
 from loopvec.bench.cli.args import bounded_int, machine_name, path, pattern
 from loopvec.bench.cli.errors import CLIError
 from loopvec.bench.measure.isa import ISAS
@@ -78,7 +78,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal = calibration([st for st in progress.sched.cases.values() if st.done])
         data["loopvec"]["calibration"] = cal
         path_ = write_atomic(folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json",
-                             json.dumps(data, indent=1), unique=True)
+                             dumps(data), unique=True)
     finally:
         restore_signals()
     say("")

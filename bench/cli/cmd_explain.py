@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 
+from loopvec.bench.store.model import dumps
 from loopvec.bench.cli.args import clean, impl_names, machine_name, path, percent, positive_int
 from loopvec.bench.cli.errors import CLIError
 
@@ -93,7 +93,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         for line in breakdown_lines(data):  # the printout first: a full disk cannot cost it
             say(line)
         final = folder / f"{started.strftime('%Y%m%dT%H%M%SZ')}_{commit}.json"
-        path_ = save_with_fallbacks(final, json.dumps(data, indent=1),
+        path_ = save_with_fallbacks(final, dumps(data),
                                     lambda line: print(f"loopvec explain: {line}", file=sys.stderr))
     finally:
         restore_signals()

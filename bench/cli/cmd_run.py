@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from loopvec.bench.store.model import dumps
 from loopvec.bench.cli.args import (bounded_int, clean, impl_names, machine_name, path, pattern, percent,
                                     positive_int)
 from loopvec.bench.cli.errors import CLIError
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ceilings", action=argparse.BooleanOptionalAction, default=True,
                    help="measure the machine's limits, the FLOP peak (large np.dot) and the memory bandwidth "
                         "(STREAM-style), before and after the cases; the rate column shows each case's share of "
-                        "the limit that binds it. --no-ceilings saves about 10 s on a short run and shows bare "
+                        "the limit that binds it. --no-ceilings saves about 15 s on a short run and shows bare "
                         "rates (default: measured)")
     p.add_argument("--precision", type=percent, metavar="PCT",
                    help="keep adding interleaved passes to a case until every ratio's 95%% interval is within "
@@ -174,7 +174,7 @@ def _save(data: dict[str, Any], final: Path) -> Path | None:
     as a last resort the JSON goes to stderr, so a finished run is never lost."""
     from loopvec.bench.store.atomic import save_with_fallbacks
 
-    text = json.dumps(data, indent=1)
+    text = dumps(data)
     path = save_with_fallbacks(final, text, lambda line: print(f"loopvec run: {line}", file=sys.stderr))
     if path is None:
         print("loopvec run: no folder could take the results; here they are as JSON:", file=sys.stderr)

@@ -233,7 +233,8 @@ def plot_gflops(machine: str, data: Run, path: Path, rs: list[Row] | None = None
         ax.set_ylabel("achieved GFLOP/s (log scale)")
         ax.set_title(_title(wl) + f"\n{fam[0].flops // max(fam[0].size, 1):,} FLOP per sample", fontsize=10)
         ax.legend(fontsize=7.5, loc="lower right")
-    fig.suptitle(f"{machine}: achieved GFLOP/s versus batch size, against the measured peak", fontsize=13)
+    fig.suptitle(f"{machine}: achieved GFLOP/s versus batch size"
+                 + (", against the measured peak" if peak else " (peak not measured in this run)"), fontsize=13)
     footer(fig, machine, data)
     save(fig, path)
     return True

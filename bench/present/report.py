@@ -99,13 +99,13 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
     out.append("| machine | CPU | cores | BLAS | threads | peak float64 | run |")
     out.append("|---|---|---|---|---|---|---|")
     for m in runs:
-        d = describe(m.meta.meta)
-        pk = m.meta.peak_gflops.get("float64")
+        d = describe(m.header.meta)
+        pk = m.header.peak_gflops.get("float64")
         peak = f"{pk:.1f} GFLOP/s" if pk else "?"
         threads = d["loopvec threads"] if not d["loopvec threads"].isdigit() else f"--threads {d['loopvec threads']}"
         out.append(f"| [{m.name}](#machine-{m.name.lower()}) | {d['CPU']} | {d['logical cores']} | {d['BLAS library']} "
                    f"{d['BLAS kernel']} ({d['BLAS threads']} threads) | {threads} | {peak} | "
-                   f"[{str(m.meta.datetime or '?')[:10]}]({md_rel(m.path, root)}) |")
+                   f"[{str(m.header.datetime or '?')[:10]}]({md_rel(m.path, root)}) |")
     out.append("")
     every = across_table(runs)
     if cross or every:
@@ -114,7 +114,7 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
             out.append(f"![{title}]({fname})\n")
         out += every
     for m in runs:
-        run = m.meta
+        run = m.header
         out.append(f"## Machine {m.name}\n")
         cmd = " ".join(run.command)
         when = str(run.datetime or "?")[:16].replace("T", " ")
@@ -272,4 +272,4 @@ def _report(root: Path, folders: list[Path], block_dir: Path | None, top: Path,
             update_readme(top, block_text(root, {m.name: m.block for m in runs if m.block is not None}, block_dir))
     except OSError as exc:  # WriteError too
         raise ReportError(f"cannot write into {root}: {exc}") from None
-    return warnings, written, readme, {m.name: (m.path, m.meta) for m in runs}
+    return warnings, written, readme, {m.name: (m.path, m.header) for m in runs}

@@ -32,7 +32,7 @@ class MachineRun:
     still get plots. Never the raw rounds: 200 full runs held whole took 2.3 GB."""
     name: str
     path: Path
-    meta: Run  # the run without its benchmarks: the README's fields
+    header: Run  # the run without its benchmarks: the README's fields
     timings: int
     table: str
     explain: list[str]
@@ -44,7 +44,7 @@ class MachineRun:
 
     @property
     def when(self) -> str:
-        return self.meta.datetime or ""
+        return self.header.datetime or ""
 
 
 def md_rel(path: Path, root: Path) -> str:

@@ -102,7 +102,8 @@ def plot_roofline(machine: str, data: Run, path: Path, rs: list[Row] | None = No
     ax.set_title("filled: dot and forward passes (2 FLOP per multiply-add); hollow: activations, "
                  "one operation per element", fontsize=9)
     fig.suptitle(f"{machine}: the roofline, every case under the measured peak and bandwidth"
-                 + ("" if ceil else "\n(bandwidth not measured in this run: the FLOP peak alone)"), fontsize=12)
+                 + ("" if ceil else "\n(bandwidth not measured in this run: the FLOP peak alone)" if peak else
+                    "\n(neither peak nor bandwidth measured in this run: the cases alone)"), fontsize=12)
     footer(fig, machine, data)
     save(fig, path)
     return True

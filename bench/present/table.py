@@ -70,8 +70,10 @@ def header_lines(run: Run) -> list[str]:
     est = run.estimator
     return [
         f"machine {_known(run.machine)}: {summary(run.meta)}",
-        f"env: {d['environment']}; peak (large np.dot, higher of before/after the cases): "
-        + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(run, k) for k, v in run.peak_gflops.items()),
+        f"env: {d['environment']}; "
+        + ("peak (large np.dot, higher of before/after the cases): "
+           + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(run, k) for k, v in run.peak_gflops.items())
+           if run.peak_gflops else "peak and bandwidth not measured (loopvec run --no-ceilings)"),
         f"profile {_known(run.profile)}, {_known(run.datetime)}, commit {_known(run.commit)}"
         + (f"; estimate: q{est.get('quantile')} of per-pass minima, {est.get('interval')}" if est else ""),
         *bandwidth_header(run),

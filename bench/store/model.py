@@ -118,7 +118,10 @@ class Bench:
         if not isinstance(pw, list):
             return None
         passes = self.passes() if passes is None else passes
-        return [int(w) for w in pw] if len(pw) == len(passes) or not passes else None
+        if not passes:  # the rounds were not read: the passes the run says it timed
+            return [int(w) for w in pw] if isinstance(self.pass_rounds, list) and len(pw) == len(self.pass_rounds) \
+                else None
+        return [int(w) for w in pw] if len(pw) == len(passes) else None
 
     def without_rounds(self) -> Bench:
         raw = dict(self.raw, stats={k: v for k, v in self.raw.get("stats", {}).items() if k != "data"})

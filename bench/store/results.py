@@ -1,5 +1,5 @@
-"""Reading results files: validation with one-line errors (the typed runs they load as: store/model.py;
-finding runs: store/find.py).
+"""Reading results files: validation with one-line errors (each field's check: store/fields.py; the
+typed runs they load as: store/model.py; finding runs: store/find.py).
 
 A results file is pytest-benchmark JSON, normally written by `loopvec run` (with a
 machine_info["loopvec"] section and a top-level "loopvec" section). A plain
@@ -10,7 +10,6 @@ table and compare code can treat both alike.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import stat
@@ -18,28 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.core import split_id
-from loopvec.bench.store.schema import FORMAT, INTERVAL_KEYS
+from loopvec.bench.store.fields import ResultsError, check_extra, check_loopvec, fail, is_number
+from loopvec.bench.store.schema import FORMAT
 
 
 MAX_RESULTS_BYTES = 256 * 2**20  # a full run with every raw round is a few MB
+__all__ = ["MAX_RESULTS_BYTES", "READS_FORMAT", "ResultsError", "fail", "load_run", "validate"]
 READS_FORMAT = FORMAT  # the newest results format this loopvec reads; what loading makes of the older ones: store/model.py
-
-
-class ResultsError(ValueError):
-    """A results file or folder that cannot be used; the message is one line naming it."""
-
-
-def fail(path: Path | str, problem: str) -> ResultsError:
-    return ResultsError(f"{path}: {' '.join(problem.split())}")
-
-
-def _is_number(x: Any) -> bool:
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
-        return False
-    try:
-        return math.isfinite(x)
-    except OverflowError:  # a whole number beyond float's range: no time or count
-        return False
 
 
 def load_run(path: str | Path, rounds: bool = True) -> dict[str, Any]:
@@ -80,19 +64,29 @@ def load_run(path: str | Path, rounds: bool = True) -> dict[str, Any]:
     return validate(data, p)
 
 
-# a benchmark's raw rounds as pytest-benchmark writes them: a flat list of numbers (no brackets,
-# braces or quotes inside, so the match can never run into another value)
-_ROUNDS = re.compile(r'"data": \[[^\]\[{}"]*\]')
+# A benchmark's raw rounds as pytest-benchmark writes them: a list of numbers that the full
+# check would pass, each positive and finite (a non-zero digit; at most 30 digits before the
+# point and a two-digit exponent, so never inf). A list with anything else (NaN, a negative
+# or zero time, garbage, compact JSON) is not cut: the whole text is then decoded and checked.
+_TIME = r"\s*(?:0\.\d*[1-9]\d*|[1-9]\d{0,29}(?:\.\d+)?)(?:[eE][+-]?\d{1,2})?\s*"
+_ROUNDS = re.compile(rf'"data": \[(?:{_TIME}(?:,{_TIME})*)?\]')
 
 
 def _without_rounds(text: str) -> Any:
-    """The JSON with every benchmark's rounds as null, decoded; the whole text decoded when the
-    lists cut are not exactly one per benchmark (a "data" list somewhere else, say)."""
+    """The JSON with every benchmark's rounds as null, decoded. The whole text is decoded instead
+    (and so checked, and any error placed in the file as it is) unless the lists cut are exactly
+    each benchmark's stats "data": one per benchmark, in a text with no "data" null of its own."""
+    if '"data": null' in text:
+        return json.loads(text)
     slim, cut = _ROUNDS.subn('"data": null', text)
-    data = json.loads(slim)
+    try:
+        data = json.loads(slim)
+    except (json.JSONDecodeError, RecursionError):
+        return json.loads(text)
     benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
     if isinstance(benchmarks, list) and cut == len(benchmarks) and all(
-            isinstance(b, dict) and isinstance(b.get("stats"), dict) and "data" in b["stats"] for b in benchmarks):
+            isinstance(b, dict) and isinstance(b.get("stats"), dict) and b["stats"].get("data", 0) is None
+            for b in benchmarks):
         return data
     return json.loads(text)
 
@@ -138,9 +132,9 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
                              f"{READS_FORMAT}: upgrade loopvec (pip install -U .)")
     for key in ("peak_gflops", "noise"):
         if key in lv and not (isinstance(lv[key], dict) and all(
-                isinstance(v, dict) if key == "noise" else _is_number(v) for v in lv[key].values())):
+                isinstance(v, dict) if key == "noise" else is_number(v) for v in lv[key].values())):
             raise fail(path, f"loopvec.{key} is not an object of " + ("objects" if key == "noise" else "numbers"))
-    _check_loopvec(lv, path)
+    check_loopvec(lv, path)
     for key in ("skipped", "failed"):
         if key in lv and not (isinstance(lv[key], list) and all(
                 isinstance(i, dict) and isinstance(i.get("id"), str)
@@ -161,25 +155,25 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
         if not isinstance(stats, dict):
             raise fail(path, f"{what}: {where} has no 'stats'")
         med = stats.get("median")
-        if not _is_number(med) or med <= 0:
+        if not is_number(med) or med <= 0:
             raise fail(path, f"{what}: {where} has no positive 'stats.median' (got {med!r})")
         for q in ("q1", "q3"):
-            if not _is_number(stats.get(q)) or stats[q] < 0:
+            if not is_number(stats.get(q)) or stats[q] < 0:
                 stats[q] = med
         if stats["q1"] > stats["q3"]:
             stats["q1"], stats["q3"] = stats["q3"], stats["q1"]
         extra = b.setdefault("extra_info", {})
         if not isinstance(extra, dict):
             raise fail(path, f"{where}: 'extra_info' is not an object")
-        if "estimate" in extra and not (_is_number(extra["estimate"]) and extra["estimate"] > 0):
+        if "estimate" in extra and not (is_number(extra["estimate"]) and extra["estimate"] > 0):
             raise fail(path, f"{where}: extra_info estimate {extra['estimate']!r} is not a positive, finite time")
         if "size" in extra:
             try:
                 extra["size"] = int(extra["size"])
             except (TypeError, ValueError, OverflowError):
                 raise fail(path, f"{where}: extra_info size {extra['size']!r} is not a whole number") from None
-        _check_extra(extra, stats, f"{where}: extra_info", path)
-        if extra.get("flops") is not None and not _is_number(extra["flops"]):
+        check_extra(extra, stats, f"{where}: extra_info", path)
+        if extra.get("flops") is not None and not is_number(extra["flops"]):
             raise fail(path, f"{where}: extra_info flops {extra['flops']!r} is not a number")
         if not (isinstance(extra.get("case"), str) and isinstance(extra.get("impl"), str)):
             case, impl = _case_and_impl(b)
@@ -192,130 +186,6 @@ def validate(data: Any, path: str | Path = "<data>") -> dict[str, Any]:
             key = (extra["case"], extra["impl"])
         seen[key] = i
     return data
-
-
-def _kind(x: Any) -> str:
-    return "null" if x is None else type(x).__name__
-
-
-def _check_extra(extra: dict[str, Any], stats: dict[str, Any], where: str, path: str | Path) -> None:
-    """The fields loopvec reads from a benchmark's extra_info and stats: of the right type, finite."""
-    for key in ("case", "impl", "workload", "unit", "dtype", "kind", "network", "code"):
-        if key in extra and extra[key] is not None and not isinstance(extra[key], str):
-            raise fail(path, f"{where} {key} is a {_kind(extra[key])}, expected text")
-    for key in ("first_call_s", "gflops"):
-        if key in extra and not (_is_number(extra[key]) and extra[key] >= 0):
-            raise fail(path, f"{where} {key} is {extra[key]!r}, expected a finite number >= 0")
-    for key in ("pass_rounds", "pass_workers"):
-        v = extra.get(key)
-        if key in extra and not (isinstance(v, list) and all(isinstance(n, int) and not isinstance(n, bool)
-                                                              and n >= (1 if key == "pass_rounds" else 0) for n in v)):
-            raise fail(path, f"{where} {key} is not a list of whole numbers")
-    data = stats.get("data")
-    if data is not None and not _positive_times(data):
-        raise fail(path, f"{where.replace('extra_info', 'stats')} data is not a list of positive, finite times")
-    if "bytes" in extra and not (isinstance(extra["bytes"], int) and not isinstance(extra["bytes"], bool)
-                                 and extra["bytes"] > 0):
-        raise fail(path, f"{where} bytes is {extra['bytes']!r}, expected a whole number > 0")
-    for key in ("gbps", "intensity"):
-        if extra.get(key) is not None and not (_is_number(extra[key]) and extra[key] >= 0):
-            raise fail(path, f"{where} {key} is {extra[key]!r}, expected a finite number >= 0 or null")
-    if "memory" in extra and not _memory_record(extra["memory"]):
-        raise fail(path, f"{where} memory is not a record of {{peak_bytes, allocations: numbers >= 0 or null; "
-                         f"method, note: text}}")
-    for key in INTERVAL_KEYS:
-        v = extra.get(key)
-        if key in extra and not (isinstance(v, dict) and all(_is_number(v.get(k)) for k in ("value", "lo", "hi"))):
-            raise fail(path, f"{where} {key} is not an interval of finite numbers {{value, lo, hi}}")
-
-
-def _memory_record(m: Any) -> bool:
-    if not isinstance(m, dict) or not isinstance(m.get("method"), str) or not isinstance(m.get("note", ""), str):
-        return False
-    return all(m.get(k) is None or (_is_number(m[k]) and m[k] >= 0)
-               for k in ("peak_bytes", "allocations", "retained_bytes", "retained_blocks"))
-
-
-def _numbers(d: Any, depth: int, positive: bool = False) -> bool:
-    """An object of objects ... (depth levels) of finite numbers (> 0 when `positive`)."""
-    if not isinstance(d, dict):
-        return False
-    if depth == 1:
-        return all(_is_number(v) and (v > 0 if positive else v >= 0) for v in d.values())
-    return all(_numbers(v, depth - 1, positive) for v in d.values())
-
-
-def _end(x: Any) -> bool:
-    return x is None or _is_number(x)
-
-
-def _fits(fits: Any) -> bool:
-    """{workload: {"fits": {impl: {"a": {value, lo, hi}, "b": ..., "max_rel_residual"}}, "crossover": null or
-    {n, lo, hi}}}, every number finite (an interval's end may be null)."""
-    if not isinstance(fits, dict):
-        return False
-    for got in fits.values():
-        if not isinstance(got, dict) or not isinstance(got.get("fits"), dict):
-            return False
-        for f in got["fits"].values():
-            if not (isinstance(f, dict) and _is_number(f.get("max_rel_residual", 0.0))
-                    and all(isinstance(f.get(k), dict) and _is_number(f[k].get("value"))
-                            and _end(f[k].get("lo")) and _end(f[k].get("hi")) for k in ("a", "b"))):
-                return False
-        cx = got.get("crossover")
-        if cx is not None and not (isinstance(cx, dict) and _is_number(cx.get("n")) and cx["n"] > 0
-                                   and _end(cx.get("lo")) and _end(cx.get("hi"))):
-            return False
-    return True
-
-
-def _positive_times(data: Any) -> bool:
-    """A list of positive, finite numbers (never true/false). A full run holds some 300 000 of
-    them: the usual all-float list is checked by C loops (map, min), any other one item by item."""
-    if not isinstance(data, list):
-        return False
-    if set(map(type, data)) <= {float}:
-        return all(map(math.isfinite, data)) and (not data or min(data) > 0)
-    return all(_is_number(t) and t > 0 for t in data)
-
-
-def _check_loopvec(lv: dict[str, Any], path: str | Path) -> None:
-    """The run-level fields loopvec reads: of the right type, finite."""
-    for key in ("only", "impls", "command"):
-        if key in lv and not (isinstance(lv[key], list) and all(isinstance(x, str) for x in lv[key])):
-            raise fail(path, f"loopvec.{key} is {lv[key]!r}, expected a list of text")
-    if lv.get("threads") is not None and not (isinstance(lv["threads"], int) and not isinstance(lv["threads"], bool)
-                                              and lv["threads"] >= 1):
-        raise fail(path, f"loopvec.threads is {lv['threads']!r}, expected a whole number >= 1 or null")
-    for key in ("profile", "machine", "commit", "isa"):
-        if key in lv and lv[key] is not None and not isinstance(lv[key], str):
-            raise fail(path, f"loopvec.{key} is a {_kind(lv[key])}, expected text")
-    for key in ("numba_startup", "processes", "kernel", "estimator", "timing", "peak_gflops_measured"):
-        if key in lv and not isinstance(lv[key], dict):
-            raise fail(path, f"loopvec.{key} is a {_kind(lv[key])}, expected an object")
-    bw = lv.get("bandwidth")
-    if bw is not None and not (isinstance(bw, dict) and _numbers(bw.get("ceiling"), 1, positive=True)
-                               and _numbers(bw.get("footprints"), 1, positive=True)
-                               and isinstance(bw.get("l3_bytes"), int) and bw["l3_bytes"] > 0
-                               and _numbers(bw.get("GBps", {}), 3)
-                               and isinstance(bw.get("ceiling_measured", {}), dict)
-                               and all(isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v)
-                                       for v in bw.get("ceiling_measured", {}).values())):
-        raise fail(path, "loopvec.bandwidth is not a record of positive ceilings, footprints and l3_bytes")
-    if "fits" in lv and not _fits(lv["fits"]):
-        raise fail(path, "loopvec.fits is not an object of fits {a, b: {value, lo, hi}} and crossovers")
-    for name, v in (lv.get("numba_startup") or {}).items():
-        if not isinstance(v, dict) or not all(_is_number(x) and x >= 0 for k, x in v.items() if k != "error"):
-            raise fail(path, f"loopvec.numba_startup.{name} is not an object of finite times")
-    for case, rec in (lv.get("noise") or {}).items():
-        if not isinstance(rec, dict):
-            continue  # checked above
-        for k, x in rec.items():
-            if k in ("reason", "stopped"):
-                if not isinstance(x, str):
-                    raise fail(path, f"loopvec.noise.{case}.{k} is a {_kind(x)}, expected text")
-            elif x is not None and not (isinstance(x, bool) or _is_number(x)):
-                raise fail(path, f"loopvec.noise.{case}.{k} is {x!r}, expected a finite number, true/false or null")
 
 
 def _case_and_impl(b: dict[str, Any]) -> tuple[str, str]:
