@@ -64,12 +64,12 @@ def load_run(path: str | Path, rounds: bool = True) -> dict[str, Any]:
     return validate(data, p)
 
 
-# A benchmark's raw rounds as pytest-benchmark writes them: a list of numbers that the full
-# check would pass, each positive and finite (a non-zero digit; at most 30 digits before the
-# point and a two-digit exponent, so never inf). A list with anything else (NaN, a negative
-# or zero time, garbage, compact JSON) is not cut: the whole text is then decoded and checked.
-_TIME = r"\s*(?:0\.\d*[1-9]\d*|[1-9]\d{0,29}(?:\.\d+)?)(?:[eE][+-]?\d{1,2})?\s*"
-_ROUNDS = re.compile(rf'"data": \[(?:{_TIME}(?:,{_TIME})*)?\]')
+# A benchmark's raw rounds as pytest-benchmark writes them: a list of number characters (an
+# explicit class: \d and \s made the scan four times slower). A list with anything else (NaN,
+# Infinity, text, compact JSON) is not cut: the whole text is then decoded and checked. The
+# values of a cut list are not read, so not checked either (a negative or zero time there is
+# refused only by a full read); nothing that reads a run without its rounds uses them.
+_ROUNDS = re.compile(r'"data": \[[0-9.eE+\-, \n]*\]')
 
 
 def _without_rounds(text: str) -> Any:
