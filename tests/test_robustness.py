@@ -151,6 +151,7 @@ def test_two_concurrent_runs_into_one_folder_keep_both_files(tmp_path: Path) -> 
 
 # ------------------------------------------------------------------ writing: unwritable, failing and closed outputs (store/atomic.py, cli/cmd_run.py)
 
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_unwritable_results_folder_fails_before_the_run(tmp_path: Path) -> None:
     blocker = tmp_path / "res"
     blocker.write_text("a file where the results folder should be")
@@ -204,6 +205,7 @@ def test_closed_stdout_does_not_stop_the_run(tmp_path: Path) -> None:
     assert len(results_files(tmp_path / "res")) == 1
 
 
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_convert_weights_refuses_a_fifo_and_its_own_input(tmp_path: Path) -> None:
     from loopvec.bench.data.weights import save_npz
     from loopvec.impls.network import mnist_shaped_network
@@ -228,6 +230,7 @@ def test_convert_weights_refuses_a_fifo_and_its_own_input(tmp_path: Path) -> Non
     ("NUMBA_NUM_THREADS", "many", ["check"]),
     ("NUMBA_THREADING_LAYER", "bogus", ["run", "--only", "step-n0010"]),
 ])
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_bad_numba_settings_are_one_line_errors(tmp_path: Path, var: str, value: str, command: list[str]) -> None:
     extra = ["--results-dir", str(tmp_path / "res")] if command[0] == "run" else []
     proc = cli(tmp_path, *command, *extra, env=env_for(tmp_path, **{var: value}))
@@ -341,10 +344,12 @@ def test_integer_or_boolean_weights_are_refused(tmp_path: Path, dtype: type) -> 
 
 
 @pytest.mark.parametrize("args, needle", [(["--seed", "-1"], "--seed"), (["--samples", "10000000"], "--samples")])
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_check_bad_numbers_are_one_line_errors(tmp_path: Path, args: list[str], needle: str) -> None:
     one_line_error(cli(tmp_path, "check", *args), needle)
 
 
+@pytest.mark.slow  # a subprocess run of loopvec
 def test_corrupt_data_folder_is_an_input_error_before_any_case(tmp_path: Path) -> None:
     data = tmp_path / "mnist"
     data.mkdir()
@@ -363,6 +368,7 @@ def test_corrupt_data_folder_is_an_input_error_before_any_case(tmp_path: Path) -
     (["--threads", "1000", "--only", "dot-n0002", "--impl", "numba"], "numba can use at most"),
     (["--data", ""], "empty string"),
 ])
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_run_argument_messages(tmp_path: Path, args: list[str], needle: str) -> None:
     one_line_error(cli(tmp_path, "run", *args, "--results-dir", str(tmp_path / "res")), needle)
     assert not (tmp_path / "res").exists()
@@ -370,11 +376,13 @@ def test_run_argument_messages(tmp_path: Path, args: list[str], needle: str) -> 
 
 @pytest.mark.parametrize("command", [["run", "--results-dir", ""], ["report", ""], ["fetch-mnist", "--dest", ""],
                                      ["compare", "a.json", "", "--results-dir", "r"], ["explain", "--results-dir", ""]])
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path: Path, command: list[str]) -> None:
     one_line_error(cli(tmp_path, *command), "empty string")
     assert not [p for p in tmp_path.iterdir() if p.name not in ("tmp",)]
 
 
+@pytest.mark.slow  # subprocess runs of loopvec
 def test_threads_with_numpy_alone_does_not_blame_numba(tmp_path: Path) -> None:
     proc = cli(tmp_path, "run", "--threads", "3", "--impl", "numpy", "--list")
     assert proc.returncode == 0 and "Numba" not in proc.stderr
