@@ -1,6 +1,7 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import numpy as np
@@ -65,3 +66,10 @@ def forward_error_bound(network: Network, X: np.ndarray) -> np.ndarray:
             E = np.minimum(E, 1.0) * np.ones_like(a)
     tiny = 1e-300 if network.dtype == np.float64 else 1e-35  # underflow to subnormals / zero
     return E + tiny
+
+
+def sigint_as_at_a_terminal() -> None:
+    """For Popen's preexec_fn: Ctrl-C's default action in the child, as a program started from a
+    terminal has it. A test run as a shell's background job inherits SIGINT ignored, and so would
+    the loopvec it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

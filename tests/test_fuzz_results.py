@@ -106,6 +106,7 @@ def test_compare_of_a_mutated_run_answers_0_1_or_2(tmp_path: Path, capsys: pytes
 @example([(_index(("loopvec", "skipped", 0, "reason")), [1])])  # found by CI: the fields report reads
 @example([(_index(("loopvec", "skipped", 0, "reason")), None)])
 @example([(_index(("loopvec", "command", 0)), None)])
+@example([(_index(("loopvec", "noise", "step-n1000", "workers")), None)])  # found by CI: a noise record's null
 def test_report_of_a_mutated_run_answers_0_or_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                choices: list[tuple[int, Any]]) -> None:
     assert _report_code(tmp_path, choices) in (0, 2)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import AVAILABLE
+from helpers import AVAILABLE, sigint_as_at_a_terminal
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPVEC = [sys.executable, "-m", "loopvec.bench"]
@@ -65,7 +65,8 @@ def run_and_signal(tmp: Path, sigs: list[int], gap: float = 0.0) -> tuple[subpro
     that case's first round runs, once the first case has finished."""
     proc = subprocess.Popen([*LOOPVEC, "run", "--no-ceilings", "--profile", "full", "--impl", "numpy", "python", "--only", "forward-mnist-b0001-",
                              "--only", "forward-mnist-b1000-", "--machine", "sig", "--results-dir", str(tmp / "res")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env_for(tmp))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp, env=env_for(tmp),
+                            preexec_fn=sigint_as_at_a_terminal)
     watchdog = threading.Timer(240, proc.kill)
     watchdog.start()
     out = []

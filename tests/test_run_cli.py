@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import sigint_as_at_a_terminal
 from loopvec.bench import core as fmt
 from loopvec.bench.present import rows as R
 
@@ -101,7 +102,8 @@ def test_interrupted_run_keeps_finished_cases(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [*LOOPVEC, "run", "--no-ceilings", "--impl", "python", "--only", "sigmoid", "--only", "softmax", "--only", "forward-mnist",
          "--machine", "interrupted", "--results-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        preexec_fn=sigint_as_at_a_terminal)
     assert proc.stdout is not None
     watchdog = threading.Timer(300, proc.kill)  # a stalled run fails the test instead of hanging it
     watchdog.start()

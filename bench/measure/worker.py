@@ -41,7 +41,7 @@ class Appender:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM and SIGHUP stop a worker as Ctrl-C does: finished cases are kept
+    raise KeyboardInterrupt  # SIGINT, SIGTERM and SIGHUP stop a worker alike: finished cases are kept
 
 
 def main(argv: list[str]) -> int:
@@ -54,7 +54,9 @@ def main(argv: list[str]) -> int:
         spec = json.load(f)
     cfg = RunConfig.from_json(spec["config"])
     tag = f"w{spec['index'] + 1}/{spec['of']} "
-    for name in ("SIGTERM", "SIGHUP"):
+    # SIGINT too, explicitly: the parent stops a worker with it, and a worker started by a launcher that
+    # ignores SIGINT (a shell's background job) would otherwise inherit the ignoring and run on
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _interrupt)
     write = Appender(spec["out"])

@@ -244,14 +244,14 @@ def noise_lines(run: Run | Mapping[str, Any]) -> list[str]:
         line += f"; other load up to {max(other):.0f}%"
     waits = [v for v in noise.values() if v.get("settle_s") is not None]
     if waits:  # results from before settle.py have no such field
-        capped = sum(v.get("settle_capped", 0) for v in waits)
+        capped = sum(v.get("settle_capped") or 0 for v in waits)  # a record's field may be null: read as none
         line += (f"; waited {sum(v['settle_s'] for v in waits):.1f} s in all for spinning thread pools to go idle "
-                 f"(longest {max(v['settle_max_ms'] for v in waits):.0f} ms"
+                 f"(longest {max(v.get('settle_max_ms') or 0 for v in waits):.0f} ms"
                  + (f", still busy after {capped} waits)" if capped else ")"))
     spreads = [(v["process_spread_pct"], case) for case, v in noise.items() if v.get("process_spread_pct") is not None]
     if spreads:  # the between-process part of the intervals: how far the worker processes' own ratios lie apart
         spreads.sort()
-        workers = max(v.get("workers", 1) for v in noise.values())
+        workers = max(v.get("workers") or 1 for v in noise.values())
         line += (f"\nprocess spread (the workers' own ratios, max/min - 1, over {workers} worker processes): median "
                  f"{spreads[len(spreads) // 2][0]:.1f}%, largest {spreads[-1][0]:.1f}% ({spreads[-1][1]})")
         within = sorted(v["within_pct"] for v in noise.values() if v.get("within_pct") is not None)
@@ -260,6 +260,6 @@ def noise_lines(run: Run | Mapping[str, Any]) -> list[str]:
     out = ["", line]
     for case, v in noise.items():
         if v.get("noisy"):
-            out.append(f"  {case:<26} ±{v['widest_pct']:.0f}%: {v.get('reason', '?')}, {v['passes']} passes, "
-                       f"{v['seconds']:.1f} s")
+            out.append(f"  {case:<26} ±{v.get('widest_pct') or 0:.0f}%: {v.get('reason', '?')}, "
+                       f"{_known(v.get('passes'))} passes, {v.get('seconds') or 0:.1f} s")
     return out
