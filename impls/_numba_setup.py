@@ -137,11 +137,52 @@ def cache_dir() -> str | None:
     return None
 
 
+def _share_between_copies() -> None:
+    """Let every copy of the same sources use one cache: an installed loopvec and a clone of the same
+    commit (the README's `loopvec run`, then its tests) compile each kernel once, not once per copy.
+
+    Numba's own locator for a user-given folder files a function's cache under a hash of its source
+    file's path, and stamps it with that file (its mtime, or its contents, by Numba version). The
+    folder here is already named by a hash of all of loopvec's implementation sources and the compile
+    target (cache_dir), so for the kernels in this folder the locator files them in it directly and
+    stamps them with that hash. Other files' functions (bench/measure's loops) keep Numba's locator.
+    Numba's locator classes are internal: if this Numba lacks them, nothing changes."""
+    try:
+        from numba.core import caching
+        from numba.core import config
+
+        base = caching.UserProvidedCacheLocator
+        registry = caching.CacheImpl._locator_classes
+    except (ImportError, AttributeError):
+        return
+    here = Path(__file__).resolve().parent
+
+    class SharedSourcesLocator(base):  # type: ignore[misc, valid-type]
+        def __init__(self, py_func: Any, py_file: str) -> None:
+            super().__init__(py_func, py_file)
+            self._cache_path = config.CACHE_DIR  # set only while loopvec's functions are decorated: kept here
+            self._stamp = ("loopvec sources", Path(config.CACHE_DIR).name)
+
+        def get_source_stamp(self) -> Any:
+            return self._stamp
+
+        @classmethod
+        def from_function(cls, py_func: Any, py_file: str) -> Any:
+            if not config.CACHE_DIR or Path(py_file).resolve().parent != here:
+                return None
+            return super().from_function(py_func, py_file)
+
+    if not any(getattr(c, "__name__", "") == "SharedSourcesLocator" for c in registry):
+        registry.insert(0, SharedSourcesLocator)
+
+
 @contextlib.contextmanager
 def _cache_dir_for_decoration() -> Iterator[bool]:
     from numba.core import config
 
     folder = cache_dir()
+    if folder is not None:
+        _share_between_copies()
     old = config.CACHE_DIR
     config.CACHE_DIR = folder or ""
     try:
