@@ -115,7 +115,7 @@ def test_report_of_a_mutated_run_answers_0_or_2(tmp_path: Path, capsys: pytest.C
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL, reason="needs a committed run under results/")
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations)
 def test_compare_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         choices: list[tuple[int, Any]]) -> None:
@@ -127,7 +127,7 @@ def test_compare_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureF
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL, reason="needs a committed run under results/")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations)
 def test_report_of_a_mutated_run_longer(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                         choices: list[tuple[int, Any]]) -> None:

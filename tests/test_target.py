@@ -351,7 +351,7 @@ def test_agreement_compiled_for(isa: str, bits: int, mr: int, tmp_path: Path) ->
         pytest.skip(f"{isa} is what this process compiles for: plain pytest's agreement tests ran on it")
     env = _env(isa)
     assert "ok" in _run(_CHECK_TARGET, [isa, str(bits), str(mr)], env, tmp_path, timeout=900)
-    cmd = [sys.executable, "-m", "pytest", "tests/test_agreement.py", "tests/test_parallel_paths.py",
+    cmd = [sys.executable, "-m", "pytest", "tests/test_agreement.py",  # the threaded paths: the same blocks
            "-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly"]
     full = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CPU_")}
     full.update(env, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
