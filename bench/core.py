@@ -71,6 +71,11 @@ def pm(interval: Any) -> str:
     return f"±{h:.1f}%" if h < 1 else f"±{h:.0f}%"
 
 
+def known(x: Any) -> str:
+    """A field of a results file as text, "?" where the file has none (null or missing)."""
+    return "?" if x is None else str(x)
+
+
 def size_label(unit: str, size: int) -> str:
     return {"elements": "n=", "n": "n=", "batch": "b=", "samples": "n="}.get(unit, "") + f"{size:,}"
 

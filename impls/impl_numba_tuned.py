@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from loopvec.impls._common import InputError, as_numeric_array, check_forward_input, check_rows
+from loopvec.impls._common import Checked, InputError, as_numeric_array, check_forward_input, check_rows
 from loopvec.impls._numba_activations import ACT_CODE, IDENTITY, RELU, SIGMOID, activate_rows
 from loopvec.impls._numba_blocks import (MR, MR1, block1, block4x1, block4x2, block6x2, block8x1, block8x2, tail1,
                                          tail4x2)
@@ -273,17 +273,23 @@ def stages(p: Prepared, k: int) -> dict[str, Any]:
     n_in, n_out, npad = int(p.sizes[k]), int(p.sizes[k + 1]), bp.shape[0]
     code = p.output if k == len(p.sizes) - 2 else p.hidden
 
+    checked_product, checked_activation = Checked(), Checked()
+
     def product(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        check_rows(a, p.dtype, n_in, "stages product: a")  # the compiled loops trust their arguments
         dst = np.empty((a.shape[0], npad), dtype=p.dtype) if out is None else out
-        check_rows(dst, p.dtype, npad, "stages product: out", width=npad)
-        if dst.shape[0] != a.shape[0]:
-            raise InputError(f"stages product: out has {dst.shape[0]} rows, a has {a.shape[0]}")
+        if not checked_product.same(a, dst):  # the compiled loops trust their arguments
+            check_rows(a, p.dtype, n_in, "stages product: a")
+            check_rows(dst, p.dtype, npad, "stages product: out", width=npad)
+            if dst.shape[0] != a.shape[0]:
+                raise InputError(f"stages product: out has {dst.shape[0]} rows, a has {a.shape[0]}")
+            checked_product.remember(a, dst)
         product_bias_tiles(a, n_in, n_out, wp, bp, npad, p.lanes, dst)  # (batch, n_in) @ (n_in, npad) -> (batch, npad)
         return dst
 
     def activation(z: np.ndarray) -> np.ndarray:
-        check_rows(z, p.dtype, npad, "stages activation: z", width=npad)
+        if not checked_activation.same(z):
+            check_rows(z, p.dtype, npad, "stages activation: z", width=npad)
+            checked_activation.remember(z)
         activation_tiles(z, n_out, code)  # in place on (batch, npad)
         return z
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loopvec.bench.measure import stats
 from loopvec.bench.measure.machine import describe
-from loopvec.bench.core import YARDSTICK
+from loopvec.bench.core import YARDSTICK, known
 from loopvec.bench.core import fmt_ratio, fmt_time, pm
 from loopvec.bench.core import ordered
 from loopvec.bench.present.rows import Row, rows
@@ -96,20 +96,17 @@ def run_lines(runs: list[Run]) -> list[str]:
         d = r.data
         when = str(d.datetime or "?")[:16].replace("T", " ")
         peak = ", ".join(f"{k} {v:.1f}" for k, v in d.peak_gflops.items())
-        bits = [f"{when} UTC", f"commit {_known(d.commit)}" if not d.plain else "plain pytest-benchmark file"]
+        bits = [f"{when} UTC", f"commit {known(d.commit)}" if not d.plain else "plain pytest-benchmark file"]
         if peak:
             bits.append(f"peak {peak} GFLOP/s")
         if not d.plain and d.format < 2:
             bits.append("older file: medians, no intervals")
         if not is_complete(d):
-            bits.append(f"INCOMPLETE: {_known(d.finished)} of {_known(d.planned)} cases")
+            bits.append(f"INCOMPLETE: {known(d.finished)} of {known(d.planned)} cases")
         lines.append(f"  {r.label}  {r.machine}  {r.path}")
         lines.append(f"     {'; '.join(bits)}")
     return lines
 
-
-def _known(x: object) -> str:
-    return "?" if x is None else str(x)
 
 
 def change(a: Row, b: Row, impl: str) -> stats.Interval:

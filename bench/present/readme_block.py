@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from loopvec.bench.measure.stats import ratio
-from loopvec.bench.core import fmt_ratio, fmt_time, pm
+from loopvec.bench.core import fmt_ratio, fmt_time, known, pm
 from loopvec.bench.core import LADDER
 from loopvec.bench.present.limits import binding, fmt_bytes
 from loopvec.bench.present.rows import Row, inverted, rows
@@ -50,7 +50,7 @@ def machine_block(name: str, path: str, run: Run, rs: list[Row] | None = None) -
     one_process = not any(w for r in by_case.values() for w in r.workers.values())
     emulated = run.emulated or (run.isa not in (None, "native"))
     head = (f"**{name}**" + (f" (EMULATED {run.isa})" if emulated else "")
-            + f" ([run]({path}), profile {_known(run.profile)}, commit {_known(run.commit)}"
+            + f" ([run]({path}), profile {known(run.profile)}, commit {known(run.commit)}"
             + (f"; numba-tuned kernel {k['isa']}, {k['float64']['mr']}x{k['float64']['nr']} vectors of "
                f"{k['float64']['lanes']}" if k.get("isa") and isinstance(k.get("float64"), dict) else "")
             + (f"; float64 peak {peak:.1f} GFLOP/s" if peak else "")
@@ -92,9 +92,6 @@ def machine_block(name: str, path: str, run: Run, rs: list[Row] | None = None) -
     out += limits_sentences(by_case, run)
     return out + [""]
 
-
-def _known(x: Any) -> str:
-    return "?" if x is None else str(x)
 
 
 def limits_sentences(by_case: dict[str, Row], run: Run) -> list[str]:

@@ -19,7 +19,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from loopvec.bench.core import fmt_time
+from loopvec.bench.core import fmt_time, known
 from loopvec.bench.measure.machine import describe
 from loopvec.bench.present.plots import (HEADLINE, MARKER, file_stem, plot_gflops, plot_ladder, plot_speedup,
                                          plot_time)
@@ -118,8 +118,8 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
         out.append(f"## Machine {m.name}\n")
         cmd = " ".join(run.command)
         when = str(run.datetime or "?")[:16].replace("T", " ")
-        out.append(f"Run [`{md_rel(m.path, root)}`]({md_rel(m.path, root)}): profile {_known(run.profile)}, "
-                   f"{when} UTC, commit {_known(run.commit)}, {m.timings} timings"
+        out.append(f"Run [`{md_rel(m.path, root)}`]({md_rel(m.path, root)}): profile {known(run.profile)}, "
+                   f"{when} UTC, commit {known(run.commit)}, {m.timings} timings"
                    + (f", `{cmd}`" if cmd else "") + ".\n")
         out.append("| environment | |")
         out.append("|---|---|")
@@ -138,9 +138,6 @@ def build_readme(root: Path, runs: list[MachineRun], plots: dict[str, list[tuple
         out.append("")
     return "\n".join(line.rstrip() for line in "\n".join(out).splitlines()).rstrip() + "\n"
 
-
-def _known(x: Any) -> str:
-    return "?" if x is None else str(x)
 
 
 def across_table(runs: list[MachineRun]) -> list[str]:

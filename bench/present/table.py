@@ -6,7 +6,7 @@ from typing import Any
 
 from loopvec.bench.measure.machine import describe, summary
 from loopvec.bench.measure.stats import ratio
-from loopvec.bench.core import REFERENCE, YARDSTICK
+from loopvec.bench.core import REFERENCE, YARDSTICK, known
 from loopvec.bench.core import fmt_ratio, fmt_time, pm, size_label
 from loopvec.bench.present.limits import bandwidth_header, fit_lines, memory_lines, rate_text
 from loopvec.bench.present.rows import Row, columns, families, rows
@@ -57,24 +57,21 @@ def format_table(run: Run | dict[str, Any], header: bool = True, rs: list[Row] |
     lines += first_call_lines(rs)
     lines += startup_lines(run) + noise_lines(run) + skip_lines(run)
     if not run.complete:
-        lines += ["", f"INCOMPLETE RUN: {_known(run.finished)} of {_known(run.planned)} cases finished"]
+        lines += ["", f"INCOMPLETE RUN: {known(run.finished)} of {known(run.planned)} cases finished"]
     return "\n".join(lines)
 
-
-def _known(x: Any) -> str:
-    return "?" if x is None else str(x)
 
 
 def header_lines(run: Run) -> list[str]:
     d = describe(run.meta)
     est = run.estimator
     return [
-        f"machine {_known(run.machine)}: {summary(run.meta)}",
+        f"machine {known(run.machine)}: {summary(run.meta)}",
         f"env: {d['environment']}; "
         + ("peak (large np.dot, higher of before/after the cases): "
            + ", ".join(f"{k} {v:.1f} GFLOP/s" + _readings(run, k) for k, v in run.peak_gflops.items())
            if run.peak_gflops else "peak and bandwidth not measured (loopvec run --no-ceilings)"),
-        f"profile {_known(run.profile)}, {_known(run.datetime)}, commit {_known(run.commit)}"
+        f"profile {known(run.profile)}, {known(run.datetime)}, commit {known(run.commit)}"
         + (f"; estimate: q{est.get('quantile')} of per-pass minima, {est.get('interval')}" if est else ""),
         *bandwidth_header(run),
         *kernel_lines(run),
@@ -261,5 +258,5 @@ def noise_lines(run: Run | Mapping[str, Any]) -> list[str]:
     for case, v in noise.items():
         if v.get("noisy"):
             out.append(f"  {case:<26} ±{v.get('widest_pct') or 0:.0f}%: {v.get('reason', '?')}, "
-                       f"{_known(v.get('passes'))} passes, {v.get('seconds') or 0:.1f} s")
+                       f"{known(v.get('passes'))} passes, {v.get('seconds') or 0:.1f} s")
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loopvec.bench.core import known
 from loopvec.bench.store.model import Run, load
 from loopvec.bench.store.results import ResultsError, fail
 
@@ -57,16 +58,13 @@ def newest_complete_run(folder: str | Path, warnings: list[str] | None = None,
             if warnings is not None:
                 warnings.extend(notes)
             return f, run
-        notes.append(f"skipped {f}: incomplete run ({_known(run.timed)} of {_known(run.planned)} cases)")
+        notes.append(f"skipped {f}: incomplete run ({known(run.timed)} of {known(run.planned)} cases)")
     if partial is not None:
         if warnings is not None:
             warnings.extend(n for n in notes if str(partial[0]) not in n)
         return partial
     raise fail(folder, f"no complete run among its {len(files)} results file(s) ({'; '.join(notes)})")
 
-
-def _known(n: int | None) -> str:
-    return "?" if n is None else str(n)
 
 
 def resolve(arg: str | Path, warnings: list[str] | None = None, results_dir: str | Path = "results") -> Path:
